@@ -1,0 +1,116 @@
+"""The one small storage protocol the core is handed: a local folder or a GCS bucket.
+
+Paths are relative POSIX object names ("pkgs/foo-1.0-py3-none-any.whl"), never OS paths.
+
+Tokens: ``get`` and ``put`` return an opaque *token* for small objects (pages, state). A ``put``
+may be conditioned on a token (compare-and-swap) or on ``ABSENT`` (create-only), mirroring GCS
+``if_generation_match`` — ``ABSENT`` is GCS's own ``0``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+ABSENT = "0"
+"""Precondition for ``put``/``delete``: the object must not exist."""
+
+YANK_KEY = "pypapo-yanked"
+"""Object metadata key holding the yank reason ("" for a yank without reason)."""
+
+PAGE_CACHE_CONTROL = "public, max-age=10"
+FILE_CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+
+class StorageError(Exception):
+    """A storage request failed for a reason other than a precondition."""
+
+
+class ObjectChangedError(StorageError):
+    """The object no longer has the generation a read was pinned to."""
+
+    def __init__(self, path: str, generation: str) -> None:
+        super().__init__(f"object changed while reading (expected generation {generation}): {path!r}")
+        self.path = path
+        self.generation = generation
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What the storage knows of one object, without reading its content."""
+
+    path: str
+    size: int
+    generation: str
+    created: datetime
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Blob:
+    """A small object's bytes together with the token a conditional ``put`` can match."""
+
+    data: bytes
+    token: str
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """Everything pypapo needs from a place that holds distributions and pages."""
+
+    def describe(self) -> str:
+        """A short human name for messages: a folder path or ``gs://bucket/prefix``."""
+        ...
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object whose path starts with ``prefix``, recursively, in any order."""
+        ...
+
+    def stat(self, path: str) -> ObjectInfo | None:
+        """The object's info, or ``None`` when it does not exist."""
+        ...
+
+    def read_range(self, path: str, start: int, end: int, generation: str) -> bytes:
+        """Bytes ``[start, end)`` of that generation of the object."""
+        ...
+
+    def stream(self, path: str, generation: str, sink: Callable[[bytes], object]) -> None:
+        """Feed the whole object, pinned to ``generation``, to ``sink`` in bounded chunks."""
+        ...
+
+    def get(self, path: str) -> Blob | None:
+        """A small object's bytes and token, or ``None`` when it does not exist."""
+        ...
+
+    def put(
+        self,
+        path: str,
+        data: bytes,
+        *,
+        content_type: str,
+        cache_control: str = PAGE_CACHE_CONTROL,
+        if_token: str | None = None,
+    ) -> str | None:
+        """Write atomically; return the new token, or ``None`` if ``if_token`` did not match."""
+        ...
+
+    def delete(self, path: str, *, if_token: str | None = None) -> bool:
+        """Remove; ``False`` when the object is absent or ``if_token`` did not match."""
+        ...
+
+    def set_metadata(self, path: str, key: str, value: str | None) -> None:
+        """Set (or with ``None`` remove) one custom metadata entry of an existing object."""
+        ...
+
+
+def open_storage(target: str) -> Storage:
+    """The storage a CLI ``TARGET`` names: ``gs://bucket[/prefix]`` or a local folder."""
+    if target.startswith("gs://"):
+        from pypapo.storage.gcs import GCSStorage  # noqa: PLC0415  (keeps the GCS client optional at import)
+
+        return GCSStorage.from_url(target)
+    from pypapo.storage.local import LocalStorage  # noqa: PLC0415
+
+    return LocalStorage(target)
