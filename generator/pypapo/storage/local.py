@@ -17,13 +17,14 @@ import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 
 from pypapo.storage import YANK_KEY, Blob, ObjectChangedError, ObjectInfo, StorageError
 
 CHUNK = 1 << 20
 YANK_SUFFIX = ".yanked"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _token(data: bytes) -> str:
@@ -63,7 +64,7 @@ class LocalStorage:
             path=path,
             size=st.st_size,
             generation=_generation(st),
-            created=datetime.fromtimestamp(st.st_mtime_ns / 1e9, tz=UTC),
+            created=_EPOCH + timedelta(microseconds=st.st_mtime_ns // 1000),
             metadata=metadata,
         )
 

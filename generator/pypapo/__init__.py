@@ -1,0 +1,7 @@
+"""pypapo: a private, static Python package index, regenerated incrementally on storage events."""
+
+from pypapo.refresh import Report, build, refresh
+from pypapo.storage import Storage, open_storage
+
+__all__ = ["Report", "Storage", "build", "open_storage", "refresh"]
+__version__ = "0.1.0"

@@ -1,0 +1,66 @@
+"""Turn one distribution object into its ``FileRecord`` and PEP 658 metadata bytes.
+
+One streaming read hashes the object (pinned to the generation ``stat`` saw); the archive is
+then parsed from the buffered head and tail, with ranged reads only for what lies between.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from pypapo.archive import read_core_metadata
+from pypapo.layout import DistName, parse_dist_filename
+from pypapo.metadata import check_matches_filename, parse_core_metadata, serves_sidecar
+from pypapo.model import FileRecord, format_upload_time
+from pypapo.reader import SparseFile, StreamDigest
+from pypapo.storage import YANK_KEY, ObjectInfo, Storage
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A distribution as indexed, with the sidecar bytes when PEP 658 metadata is served."""
+
+    record: FileRecord
+    sidecar: bytes | None
+
+
+def yank_reason(info: ObjectInfo) -> str | None:
+    reason = info.metadata.get(YANK_KEY)
+    return None if reason is None else " ".join(reason.split())
+
+
+def parse_distribution(storage: Storage, info: ObjectInfo) -> Parsed:
+    """Read and validate the object; raises a ``BadDistributionError`` naming it on bad input."""
+    dist = parse_dist_filename(info.path)
+    digest = StreamDigest()
+    storage.stream(info.path, info.generation, digest)
+    view = SparseFile(
+        digest.size,
+        bytes(digest.head),
+        digest.tail,
+        lambda start, end: storage.read_range(info.path, start, end, info.generation),
+    )
+    raw = read_core_metadata(info.path, dist, view)
+    return parsed_from(info, dist, digest.hexdigest(), digest.size, raw)
+
+
+def parsed_from(info: ObjectInfo, dist: DistName, sha256: str, size: int, raw: bytes) -> Parsed:
+    """Validate metadata against the file name and build the record (pure)."""
+    meta = parse_core_metadata(info.path, raw)
+    check_matches_filename(info.path, meta, dist)
+    sidecar = raw if serves_sidecar(meta, dist) else None
+    record = FileRecord(
+        path=info.path,
+        filename=dist.filename,
+        version=str(dist.version),
+        size=size,
+        sha256=sha256,
+        upload_time=format_upload_time(info.created),
+        generation=info.generation,
+        requires_python=meta.requires_python,
+        yanked=yank_reason(info),
+        metadata_sha256=hashlib.sha256(sidecar).hexdigest() if sidecar is not None else None,
+        summary=meta.summary,
+    )
+    return Parsed(record, sidecar)

@@ -1,0 +1,54 @@
+"""One exception class per kind of bad distribution; each keeps the offending object path.
+
+Messages read "<path>: <reason>" so a log line alone tells which upload to fix and why.
+"""
+
+from __future__ import annotations
+
+
+class BadDistributionError(Exception):
+    """A distribution that cannot be indexed. Never fatal to a build: it is reported and skipped."""
+
+    kind = "bad distribution"
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class InvalidFilenameError(BadDistributionError):
+    kind = "invalid filename"
+
+
+class InvalidArchiveError(BadDistributionError):
+    kind = "invalid archive"
+
+
+class MissingMetadataError(BadDistributionError):
+    kind = "missing metadata"
+
+
+class InvalidMetadataError(BadDistributionError):
+    kind = "invalid metadata"
+
+
+class MetadataMismatchError(BadDistributionError):
+    kind = "metadata mismatch"
+
+
+class TooLargeError(BadDistributionError):
+    kind = "too large"
+
+
+class DuplicateFileError(BadDistributionError):
+    kind = "duplicate file"
+
+
+class ConflictError(Exception):
+    """A compare-and-swap kept losing to concurrent writers past the retry budget."""
+
+    def __init__(self, what: str, attempts: int) -> None:
+        super().__init__(f"gave up after {attempts} conflicting attempts: {what}")
+        self.what = what
+        self.attempts = attempts

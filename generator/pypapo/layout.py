@@ -1,0 +1,94 @@
+"""Where things live in the storage, and which object paths are distributions.
+
+Everything pypapo writes is recognisable from its path alone (the loop guard of the Cloud
+Function depends on it): pages and state under ``simple/``, PEP 658 sidecars ``<file>.metadata``
+and local yank markers ``<file>.yanked``.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from typing import Literal
+
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import Version
+
+from pypapo.errors import InvalidFilenameError
+
+INDEX_PREFIX = "simple/"
+SIDECAR_SUFFIX = ".metadata"
+YANK_MARKER_SUFFIX = ".yanked"
+STATE_NAME = ".state.json"
+MAX_FILENAME = 255
+
+Kind = Literal["wheel", "sdist"]
+_SDIST_SUFFIXES = (".tar.gz", ".zip")
+
+
+@dataclass(frozen=True)
+class DistName:
+    """What a distribution's file name says: its project, version and kind."""
+
+    filename: str
+    project: NormalizedName
+    version: Version
+    kind: Kind
+
+
+def is_own_write(path: str) -> bool:
+    """True for objects pypapo itself writes, which must never trigger a refresh."""
+    return (
+        path.startswith(INDEX_PREFIX)
+        or path.endswith((SIDECAR_SUFFIX, YANK_MARKER_SUFFIX))
+        or posixpath.basename(path).startswith(".pypapo-tmp-")
+    )
+
+
+def looks_like_distribution(path: str) -> bool:
+    """True for paths a user meant as a distribution (by suffix), outside pypapo's own writes."""
+    return not is_own_write(path) and path.endswith((".whl", *_SDIST_SUFFIXES))
+
+
+def parse_dist_filename(path: str) -> DistName:
+    """Project, version and kind from the file name, using packaging's own parsers."""
+    filename = posixpath.basename(path)
+    if len(filename) > MAX_FILENAME:
+        raise InvalidFilenameError(path, f"file name longer than {MAX_FILENAME} characters")
+    try:
+        if filename.endswith(".whl"):
+            name, version, _build, _tags = parse_wheel_filename(filename)
+            return DistName(filename, name, version, "wheel")
+        if filename.endswith(_SDIST_SUFFIXES):
+            name, version = parse_sdist_filename(filename)
+            return DistName(filename, name, version, "sdist")
+    except (InvalidWheelFilename, InvalidSdistFilename) as e:
+        raise InvalidFilenameError(path, str(e)) from e
+    raise InvalidFilenameError(path, "not a .whl, .tar.gz or .zip distribution")
+
+
+def project_dir(project: str) -> str:
+    return f"{INDEX_PREFIX}{canonicalize_name(project)}/"
+
+
+def state_path(project: str) -> str:
+    return project_dir(project) + STATE_NAME
+
+
+def page_path(project: str, fmt: Literal["html", "json"]) -> str:
+    return project_dir(project) + f"index.{fmt}"
+
+
+ROOT_HTML = INDEX_PREFIX + "index.html"
+ROOT_JSON = INDEX_PREFIX + "index.json"
+
+
+def sidecar_path(path: str) -> str:
+    return path + SIDECAR_SUFFIX

@@ -1,0 +1,448 @@
+"""Bring the index up to date for changed objects: state-based, concurrent-safe, O(project).
+
+For each path the object is looked at *as it is now*; the event that named it is only a hint,
+so duplicated, reordered and stale events converge to the same pages.
+
+Per project, in this order:
+1. Compare-and-swap the project state (``simple/<p>/.state.json``) against the token read at
+   the start of the attempt; on conflict re-read the state, re-stat the objects and retry.
+2. Reconcile from the committed state: sidecars, then ``index.html``, then (only when the
+   project appears or disappears) the root pages, and ``index.json`` last. Then re-read the
+   state token; if another writer committed meanwhile, reconcile again from the newer state.
+   The last writer of every page has thus seen the final state, whatever the interleaving.
+Because ``index.json`` is written last, "``index.json`` matches the state" means every earlier
+step is done; a no-op refresh checks just that, so a retried event repairs a crashed one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+
+from packaging.utils import NormalizedName, canonicalize_name
+
+from pypapo import render
+from pypapo.distribution import Parsed, parse_distribution, yank_reason
+from pypapo.errors import BadDistributionError, ConflictError, DuplicateFileError
+from pypapo.layout import (
+    INDEX_PREFIX,
+    ROOT_HTML,
+    ROOT_JSON,
+    SIDECAR_SUFFIX,
+    STATE_NAME,
+    YANK_MARKER_SUFFIX,
+    is_own_write,
+    looks_like_distribution,
+    page_path,
+    parse_dist_filename,
+    sidecar_path,
+    state_path,
+)
+from pypapo.model import FileRecord, ProjectState
+from pypapo.storage import (
+    ABSENT,
+    FILE_CACHE_CONTROL,
+    PAGE_CACHE_CONTROL,
+    ObjectChangedError,
+    ObjectInfo,
+    Storage,
+)
+
+log = logging.getLogger("pypapo")
+
+MAX_ATTEMPTS = 40
+SIDECAR_CONTENT_TYPE = "application/octet-stream"
+
+
+@dataclass
+class Report:
+    """What a refresh or build did; errors are collected, never raised."""
+
+    projects: set[str] = field(default_factory=set)
+    files: int = 0
+    errors: list[BadDistributionError] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    writes: int = 0
+    conflicts: int = 0
+
+    def merge(self, other: Report) -> None:
+        self.projects |= other.projects
+        self.files += other.files
+        self.errors += other.errors
+        self.ignored += other.ignored
+        self.writes += other.writes
+        self.conflicts += other.conflicts
+
+
+def _backoff(attempt: int) -> None:
+    # full jitter keeps colliding writers from retrying in lockstep
+    time.sleep(random.uniform(0, min(0.5, 0.005 * 2**attempt)))  # noqa: S311
+
+
+def _load_state(storage: Storage, project: NormalizedName) -> tuple[ProjectState, str]:
+    blob = storage.get(state_path(project))
+    if blob is None:
+        return ProjectState(project), ABSENT
+    return ProjectState.from_json(blob.data), blob.token
+
+
+class _ProjectUpdate:
+    """One project's refresh: the CAS loop on its state, then reconciliation of its pages."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        project: NormalizedName,
+        paths: Iterable[str],
+        *,
+        known: Mapping[str, ObjectInfo] | None = None,
+        full: bool = False,
+    ) -> None:
+        self.storage = storage
+        self.project = project
+        self.paths = set(paths)
+        self.known = dict(known or {})
+        self.full = full
+        self.report = Report()
+        self.parsed: dict[tuple[str, str], Parsed | BadDistributionError] = {}
+        # path -> generation its sidecar is known to hold (None: known absent)
+        self.sidecar_gen: dict[str, str | None] = {}
+
+    # -- step 1: compare-and-swap the state -------------------------------------------------
+
+    def run(self) -> Report:
+        for attempt in range(MAX_ATTEMPTS):
+            old, token = _load_state(self.storage, self.project)
+            try:
+                new, errors = self._desired(old, first=attempt == 0)
+            except ObjectChangedError:
+                self.report.conflicts += 1
+                _backoff(attempt)
+                continue
+            if new == old:
+                self.report.errors = errors
+                self._finish(new, token, committed=False, was_empty=not old.records)
+                return self.report
+            committed = self._commit(new, token)
+            if committed is not None:
+                self.report.errors = errors
+                self.report.writes += 1
+                self._finish(new, committed, committed=True, was_empty=not old.records)
+                return self.report
+            self.report.conflicts += 1
+            _backoff(attempt)
+        raise ConflictError(f"state of project {self.project!r}", MAX_ATTEMPTS)
+
+    def _commit(self, new: ProjectState, token: str) -> str | None:
+        path = state_path(self.project)
+        if not new.records:
+            if token == ABSENT:
+                return ABSENT
+            return ABSENT if self.storage.delete(path, if_token=token) else None
+        return self.storage.put(
+            path, new.to_json(), content_type="application/json", if_token=token
+        )
+
+    def _desired(
+        self, old: ProjectState, *, first: bool
+    ) -> tuple[ProjectState, list[BadDistributionError]]:
+        records = old.by_path()
+        errors: list[BadDistributionError] = []
+        candidates = self.paths | (set(records) if self.full else set())
+        for path in sorted(candidates):
+            info = self.known.get(path) if first and path in self.known else self.storage.stat(path)
+            if info is None:
+                records.pop(path, None)
+                continue
+            cached = records.get(path)
+            if cached is not None and cached.generation == info.generation:
+                records[path] = replace(cached, yanked=yank_reason(info))
+                continue
+            result = self._parse(info)
+            if isinstance(result, BadDistributionError):
+                records.pop(path, None)
+                errors.append(result)
+            else:
+                records[path] = result.record
+        new = ProjectState.of(self.project, records.values())
+        errors += [
+            DuplicateFileError(r.path, f"same file name as {_served(new, r.filename)!r}; not served")
+            for r in new.shadowed()
+            if r.path in candidates
+        ]
+        return new, errors
+
+    def _parse(self, info: ObjectInfo) -> Parsed | BadDistributionError:
+        key = (info.path, info.generation)
+        if key not in self.parsed:
+            try:
+                self.parsed[key] = parse_distribution(self.storage, info)
+            except BadDistributionError as e:
+                self.parsed[key] = e
+        return self.parsed[key]
+
+    # -- step 2: reconcile pages with the committed state ---------------------------------
+
+    def _finish(self, state: ProjectState, token: str, *, committed: bool, was_empty: bool) -> None:
+        if not committed and not self.full and self._json_current(state):
+            self._tally(state)
+            return
+        root_changes = committed and was_empty != (not state.records)
+        for attempt in range(MAX_ATTEMPTS):
+            self._reconcile_sidecars(state)
+            # a full build settles the root pages once, after all projects
+            self._write_pages(state, not self.full and (root_changes or attempt > 0))
+            blob = self.storage.get(state_path(self.project))
+            now_token = blob.token if blob is not None else ABSENT
+            if now_token == token:
+                self._tally(state)
+                return
+            self.report.conflicts += 1
+            state = ProjectState.from_json(blob.data) if blob is not None else ProjectState(self.project)
+            token = now_token
+        raise ConflictError(f"pages of project {self.project!r}", MAX_ATTEMPTS)
+
+    def _tally(self, state: ProjectState) -> None:
+        if state.records:
+            self.report.projects.add(self.project)
+            self.report.files = len(state.files())
+
+    def _json_current(self, state: ProjectState) -> bool:
+        blob = self.storage.get(page_path(self.project, "json"))
+        if not state.records:
+            return blob is None
+        return blob is not None and blob.data == render.project_json(state)
+
+    def _reconcile_sidecars(self, state: ProjectState) -> None:
+        records = state.by_path()
+        affected = self.paths | set(self.sidecar_gen) | (set(records) if self.full else set())
+        for path in sorted(affected):
+            record = records.get(path)
+            if record is None or record.metadata_sha256 is None:
+                if self.sidecar_gen.get(path, "") is not None:
+                    self._delete(sidecar_path(path))
+                    self.sidecar_gen[path] = None
+                continue
+            if self.sidecar_gen.get(path) == record.generation:
+                continue
+            data = self._sidecar_bytes(record)
+            if data is not None:
+                self._put(sidecar_path(path), data, SIDECAR_CONTENT_TYPE, FILE_CACHE_CONTROL)
+                self.sidecar_gen[path] = record.generation
+
+    def _sidecar_bytes(self, record: FileRecord) -> bytes | None:
+        """The sidecar to write for ``record``, or None when this refresh need not write it."""
+        parsed = self.parsed.get((record.path, record.generation))
+        if isinstance(parsed, Parsed):
+            return parsed.sidecar
+        if not self.full and record.path not in self.sidecar_gen:
+            return None  # the refresh that parsed this generation writes its sidecar
+        if self.full:
+            blob = self.storage.get(sidecar_path(record.path))
+            if blob is not None and _sha256(blob.data) == record.metadata_sha256:
+                self.sidecar_gen[record.path] = record.generation
+                return None
+        info = self.storage.stat(record.path)
+        if info is None or info.generation != record.generation:
+            return None  # the object moved on; the refresh that sees the new one writes it
+        try:
+            parsed = self._parse(info)
+        except ObjectChangedError:
+            return None
+        return parsed.sidecar if isinstance(parsed, Parsed) else None
+
+    def _write_pages(self, state: ProjectState, root: bool) -> None:
+        if state.records:
+            self._put(page_path(self.project, "html"), render.project_html(state))
+            if root:
+                reconcile_root(self.storage, self.project, self.report)
+            self._put(page_path(self.project, "json"), render.project_json(state))
+        else:
+            self._delete(page_path(self.project, "html"))
+            if root:
+                reconcile_root(self.storage, self.project, self.report)
+            self._delete(page_path(self.project, "json"))
+
+    def _put(
+        self,
+        path: str,
+        data: bytes,
+        content_type: str | None = None,
+        cache_control: str = PAGE_CACHE_CONTROL,
+    ) -> None:
+        if self.full:  # repair mode: rewrite only what differs from what is stored
+            blob = self.storage.get(path)
+            if blob is not None and blob.data == data:
+                return
+        if content_type is None:
+            content_type = render.JSON_CONTENT_TYPE if path.endswith(".json") else render.HTML_CONTENT_TYPE
+        self.storage.put(path, data, content_type=content_type, cache_control=cache_control)
+        self.report.writes += 1
+
+    def _delete(self, path: str) -> None:
+        if self.storage.delete(path):
+            self.report.writes += 1
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _served(state: ProjectState, filename: str) -> str:
+    return next(r.path for r in state.files() if r.filename == filename)
+
+
+def reconcile_root(storage: Storage, project: NormalizedName, report: Report) -> None:
+    """Make the root pages list ``project`` exactly when its state exists."""
+    html_written_from: str | None = None
+    for attempt in range(MAX_ATTEMPTS):
+        root = storage.get(ROOT_JSON)
+        names = render.parse_root_json(root.data) if root is not None else set()
+        token = root.token if root is not None else ABSENT
+        state = storage.get(state_path(project))
+        listed = project in names
+        if listed == (state is not None) and html_written_from in (None, token):
+            return
+        if listed != (state is not None):
+            names = names - {project} if listed else names | {project}
+            new_token = storage.put(
+                ROOT_JSON,
+                render.root_json(names),
+                content_type=render.JSON_CONTENT_TYPE,
+                if_token=token,
+            )
+            if new_token is None:
+                report.conflicts += 1
+                _backoff(attempt)
+                continue
+            token = new_token
+            report.writes += 1
+        storage.put(ROOT_HTML, render.root_html(names), content_type=render.HTML_CONTENT_TYPE)
+        report.writes += 1
+        html_written_from = token
+        now_root = storage.get(ROOT_JSON)
+        now_state = storage.get(state_path(project))
+        if (now_root.token if now_root else ABSENT) == token and (
+            (now_state.token if now_state else None) == (state.token if state else None)
+        ):
+            return
+        report.conflicts += 1
+    raise ConflictError("root pages", MAX_ATTEMPTS)
+
+
+def _group(paths: Iterable[str], report: Report) -> dict[NormalizedName, set[str]]:
+    groups: dict[NormalizedName, set[str]] = {}
+    for raw in paths:
+        path = raw[: -len(YANK_MARKER_SUFFIX)] if raw.endswith(YANK_MARKER_SUFFIX) else raw
+        if not looks_like_distribution(path):
+            report.ignored.append(raw)
+            continue
+        try:
+            dist = parse_dist_filename(path)
+        except BadDistributionError as e:
+            report.errors.append(e)
+            continue
+        groups.setdefault(dist.project, set()).add(path)
+    return groups
+
+
+def refresh(storage: Storage, paths: Iterable[str]) -> Report:
+    """Update the index for these changed object paths; reads only the affected projects."""
+    report = Report()
+    for project, project_paths in sorted(_group(paths, report).items()):
+        report.merge(_ProjectUpdate(storage, project, project_paths).run())
+    for error in report.errors:
+        log.error("%s", error)
+    return report
+
+
+def build(
+    storage: Storage,
+    *,
+    workers: int = 4,
+    progress: Callable[[int, int], None] | None = None,
+) -> Report:
+    """Index everything from scratch (also a repair: it converges to the same bytes)."""
+    report = Report()
+    objects = {info.path: info for info in storage.list()}
+    groups = _group((p for p in objects if not is_own_write(p)), report)
+    report.ignored = [p for p in report.ignored if not is_own_write(p)]
+    stale = {
+        canonicalize_name(p[len(INDEX_PREFIX) : -len(STATE_NAME) - 1])
+        for p in objects
+        if p.startswith(INDEX_PREFIX) and p.endswith("/" + STATE_NAME)
+    }
+    projects = sorted(set(groups) | stale)
+    done = 0
+
+    def one(project: NormalizedName) -> Report:
+        update = _ProjectUpdate(
+            storage, project, groups.get(project, set()), known=objects, full=True
+        )
+        return update.run()
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for result in pool.map(one, projects):
+            report.merge(result)
+            done += 1
+            if progress is not None:
+                progress(done, len(projects))
+    _remove_orphan_sidecars(storage, objects, report)
+    reconcile_all_roots(storage, report)
+    for error in report.errors:
+        log.error("%s", error)
+    return report
+
+
+def _remove_orphan_sidecars(
+    storage: Storage, objects: Mapping[str, ObjectInfo], report: Report
+) -> None:
+    for path in objects:
+        if not path.endswith(SIDECAR_SUFFIX) or path.startswith(INDEX_PREFIX):
+            continue
+        dist = path[: -len(SIDECAR_SUFFIX)]
+        if looks_like_distribution(dist) and storage.stat(dist) is None and storage.delete(path):
+            report.writes += 1
+
+
+def reconcile_all_roots(storage: Storage, report: Report) -> None:
+    """Root pages listing exactly the projects whose state exists (used by full builds)."""
+    for attempt in range(MAX_ATTEMPTS):
+        wanted = {
+            p[len(INDEX_PREFIX) : -len(STATE_NAME) - 1]
+            for p in (i.path for i in storage.list(INDEX_PREFIX))
+            if p.endswith("/" + STATE_NAME)
+        }
+        root = storage.get(ROOT_JSON)
+        json_bytes = render.root_json(wanted)
+        html_bytes = render.root_html(wanted)
+        token = root.token if root is not None else ABSENT
+        if root is None or root.data != json_bytes:
+            new_token = storage.put(
+                ROOT_JSON, json_bytes, content_type=render.JSON_CONTENT_TYPE, if_token=token
+            )
+            if new_token is None:
+                report.conflicts += 1
+                _backoff(attempt)
+                continue
+            token = new_token
+            report.writes += 1
+        html = storage.get(ROOT_HTML)
+        if html is None or html.data != html_bytes:
+            storage.put(ROOT_HTML, html_bytes, content_type=render.HTML_CONTENT_TYPE)
+            report.writes += 1
+        again = {
+            p[len(INDEX_PREFIX) : -len(STATE_NAME) - 1]
+            for p in (i.path for i in storage.list(INDEX_PREFIX))
+            if p.endswith("/" + STATE_NAME)
+        }
+        now = storage.get(ROOT_JSON)
+        if again == wanted and (now.token if now else ABSENT) == token:
+            return
+        report.conflicts += 1
+    raise ConflictError("root pages", MAX_ATTEMPTS)

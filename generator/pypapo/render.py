@@ -1,0 +1,113 @@
+"""Render index pages (PEP 503 HTML, PEP 691/700 JSON) as bytes. Pure: no I/O, no clock.
+
+Links are relative to the page (``simple/<project>/``), so the same tree serves from NGINX, a
+bucket, or a ``file://`` copy without rewriting.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+
+from pypapo.model import FileRecord, ProjectState
+
+API_VERSION = "1.1"
+"""PEP 700 (``versions``, ``size``, ``upload-time``) is API version 1.1."""
+
+JSON_CONTENT_TYPE = "application/vnd.pypi.simple.v1+json"
+HTML_CONTENT_TYPE = "text/html; charset=utf-8"
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("pypapo", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def file_url(record: FileRecord) -> str:
+    """The href from ``simple/<project>/`` to the object, percent-encoded."""
+    return "../../" + quote(record.path, safe="/")
+
+
+@dataclass(frozen=True)
+class _Link:
+    url: str
+    filename: str
+    sha256: str
+    requires_python: str | None
+    metadata_sha256: str | None
+    yanked: str | None
+
+
+def _links(state: ProjectState) -> list[_Link]:
+    return [
+        _Link(file_url(r), r.filename, r.sha256, r.requires_python, r.metadata_sha256, r.yanked)
+        for r in state.files()
+    ]
+
+
+def _dumps(body: dict[str, Any]) -> bytes:
+    return (json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
+
+def project_html(state: ProjectState) -> bytes:
+    template = _environment().get_template("project.html")
+    page = template.render(api_version=API_VERSION, name=state.name, files=_links(state))
+    return page.encode()
+
+
+def _file_json(record: FileRecord) -> dict[str, Any]:
+    metadata: bool | dict[str, str] = (
+        {"sha256": record.metadata_sha256} if record.metadata_sha256 is not None else False
+    )
+    entry: dict[str, Any] = {
+        "filename": record.filename,
+        "url": file_url(record),
+        "hashes": {"sha256": record.sha256},
+    }
+    if record.requires_python is not None:
+        entry["requires-python"] = record.requires_python
+    entry["core-metadata"] = metadata
+    entry["dist-info-metadata"] = metadata
+    entry["yanked"] = (record.yanked or True) if record.yanked is not None else False
+    entry["size"] = record.size
+    entry["upload-time"] = record.upload_time
+    return entry
+
+
+def project_json(state: ProjectState) -> bytes:
+    return _dumps(
+        {
+            "meta": {"api-version": API_VERSION},
+            "name": state.name,
+            "files": [_file_json(r) for r in state.files()],
+            "versions": state.versions(),
+        }
+    )
+
+
+def root_html(projects: Iterable[str]) -> bytes:
+    template = _environment().get_template("root.html")
+    return template.render(api_version=API_VERSION, projects=sorted(projects)).encode()
+
+
+def root_json(projects: Iterable[str]) -> bytes:
+    return _dumps(
+        {"meta": {"api-version": API_VERSION}, "projects": [{"name": p} for p in sorted(projects)]}
+    )
+
+
+def parse_root_json(data: bytes) -> set[str]:
+    """The project names of a root page written by ``root_json``."""
+    body: dict[str, Any] = json.loads(data)
+    return {p["name"] for p in body["projects"]}
