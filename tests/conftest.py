@@ -83,5 +83,9 @@ def fresh_venv_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pat
     yield template
 
 
-def run(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
+def run(
+    cmd: list[str], env: dict[str, str], cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=300, check=False
+    )

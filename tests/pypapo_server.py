@@ -28,9 +28,20 @@ class PypapoServer:
         self.port = self.port or free_port()
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "pypapo.cli", "-v", "serve", str(self.root),
-                 "--host", "127.0.0.1", "--port", str(self.port)],
-                stdout=out, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "pypapo.cli",
+                    "-v",
+                    "serve",
+                    str(self.root),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

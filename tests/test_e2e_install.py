@@ -72,8 +72,10 @@ def _venv(template: Path, dest: Path) -> Path:
 
 
 def _installed(python: Path, dist: str, home: Path) -> str:
-    out = run([str(python), "-c", f"import importlib.metadata as m; print(m.version({dist!r}))"],
-              client_env(home))
+    out = run(
+        [str(python), "-c", f"import importlib.metadata as m; print(m.version({dist!r}))"],
+        client_env(home),
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
 
@@ -81,11 +83,29 @@ def _installed(python: Path, dist: str, home: Path) -> str:
 def _install(client: str, python: Path, url: str, reqs: list[str], home: Path) -> str:
     env = client_env(home)
     if client == "pip":
-        cmd = [str(python), "-m", "pip", "install", "--isolated", "--no-cache-dir",
-               "--index-url", url + "/simple/", *reqs]
+        cmd = [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--isolated",
+            "--no-cache-dir",
+            "--index-url",
+            url + "/simple/",
+            *reqs,
+        ]
     else:
-        cmd = [require_tool("uv"), "pip", "install", "--python", str(python), "--no-cache",
-               "--index-url", url + "/simple/", *reqs]
+        cmd = [
+            require_tool("uv"),
+            "pip",
+            "install",
+            "--python",
+            str(python),
+            "--no-cache",
+            "--index-url",
+            url + "/simple/",
+            *reqs,
+        ]
     out = run(cmd, env)
     assert out.returncode == 0, f"{cmd}\n{out.stdout}\n{out.stderr}"
     return out.stdout + out.stderr

@@ -72,7 +72,9 @@ def _from_zip(path: str, dist: DistName, fileobj: IO[bytes]) -> bytes:
                 raise InvalidArchiveError(path, f"unsafe member: {reason}")
         declared = sum(info.file_size for info in infos)
         if declared > MAX_UNCOMPRESSED_TOTAL:
-            raise TooLargeError(path, f"declares {declared} uncompressed bytes (decompression bomb)")
+            raise TooLargeError(
+                path, f"declares {declared} uncompressed bytes (decompression bomb)"
+            )
         wanted = _zip_metadata_member(path, dist, [i.filename for i in infos])
         info = zf.getinfo(wanted)
         if info.file_size > MAX_METADATA_BYTES:

@@ -7,6 +7,7 @@ then parsed from the buffered head and tail, with ranged reads only for what lie
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass
 
 from pypapo.archive import read_core_metadata
@@ -41,7 +42,7 @@ def parse_distribution(storage: Storage, info: ObjectInfo) -> Parsed:
         digest.tail,
         lambda start, end: storage.read_range(info.path, start, end, info.generation),
     )
-    raw = read_core_metadata(info.path, dist, view)
+    raw = read_core_metadata(info.path, dist, io.BufferedReader(view, buffer_size=1 << 16))
     return parsed_from(info, dist, digest.hexdigest(), digest.size, raw)
 
 

@@ -37,14 +37,16 @@ def parse_core_metadata(path: str, raw: bytes) -> CoreMetadata:
     if len(raw) > MAX_METADATA_BYTES:
         raise InvalidMetadataError(path, f"metadata is {len(raw)} bytes, over {MAX_METADATA_BYTES}")
     try:
-        text = raw.decode("utf-8")
+        raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise InvalidMetadataError(path, f"metadata is not UTF-8 ({e.reason} at byte {e.start})") from e
+        raise InvalidMetadataError(
+            path, f"metadata is not UTF-8 ({e.reason} at byte {e.start})"
+        ) from e
     dist = pkginfo.Distribution()
     with warnings.catch_warnings():
-        # pkginfo warns on Metadata-Version values newer than it knows; the fields we read are stable
+        # pkginfo warns on Metadata-Version values newer than it knows; our fields are stable
         warnings.simplefilter("ignore")
-        dist.parse(text)
+        dist.parse(raw)
     if not dist.name:
         raise InvalidMetadataError(path, "metadata has no Name")
     if not dist.version:
@@ -77,8 +79,9 @@ def check_matches_filename(path: str, meta: CoreMetadata, dist: DistName) -> Non
         )
     if meta.version != dist.version:
         raise MetadataMismatchError(
-            path, f"metadata Version {str(meta.version)!r} does not match file name version "
-            f"{str(dist.version)!r}"
+            path,
+            f"metadata Version {str(meta.version)!r} does not match file name version "
+            f"{str(dist.version)!r}",
         )
 
 

@@ -73,7 +73,11 @@ class ProjectState:
         return [str(v) for v in sorted(unique)]
 
     def to_json(self) -> bytes:
-        body = {"format": STATE_FORMAT, "name": self.name, "records": [asdict(r) for r in self.records]}
+        body = {
+            "format": STATE_FORMAT,
+            "name": self.name,
+            "records": [asdict(r) for r in self.records],
+        }
         return (json.dumps(body, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode()
 
     @classmethod

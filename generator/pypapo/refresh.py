@@ -171,7 +171,9 @@ class _ProjectUpdate:
                 records[path] = result.record
         new = ProjectState.of(self.project, records.values())
         errors += [
-            DuplicateFileError(r.path, f"same file name as {_served(new, r.filename)!r}; not served")
+            DuplicateFileError(
+                r.path, f"same file name as {_served(new, r.filename)!r}; not served"
+            )
             for r in new.shadowed()
             if r.path in candidates
         ]
@@ -203,7 +205,11 @@ class _ProjectUpdate:
                 self._tally(state)
                 return
             self.report.conflicts += 1
-            state = ProjectState.from_json(blob.data) if blob is not None else ProjectState(self.project)
+            state = (
+                ProjectState.from_json(blob.data)
+                if blob is not None
+                else ProjectState(self.project)
+            )
             token = now_token
         raise ConflictError(f"pages of project {self.project!r}", MAX_ATTEMPTS)
 
@@ -280,7 +286,9 @@ class _ProjectUpdate:
             if blob is not None and blob.data == data:
                 return
         if content_type is None:
-            content_type = render.JSON_CONTENT_TYPE if path.endswith(".json") else render.HTML_CONTENT_TYPE
+            content_type = (
+                render.JSON_CONTENT_TYPE if path.endswith(".json") else render.HTML_CONTENT_TYPE
+            )
         self.storage.put(path, data, content_type=content_type, cache_control=cache_control)
         self.report.writes += 1
 
@@ -356,8 +364,6 @@ def refresh(storage: Storage, paths: Iterable[str]) -> Report:
     report = Report()
     for project, project_paths in sorted(_group(paths, report).items()):
         report.merge(_ProjectUpdate(storage, project, project_paths).run())
-    for error in report.errors:
-        log.error("%s", error)
     return report
 
 
@@ -394,8 +400,6 @@ def build(
                 progress(done, len(projects))
     _remove_orphan_sidecars(storage, objects, report)
     reconcile_all_roots(storage, report)
-    for error in report.errors:
-        log.error("%s", error)
     return report
 
 

@@ -32,7 +32,9 @@ class ObjectChangedError(StorageError):
     """The object no longer has the generation a read was pinned to."""
 
     def __init__(self, path: str, generation: str) -> None:
-        super().__init__(f"object changed while reading (expected generation {generation}): {path!r}")
+        super().__init__(
+            f"object changed while reading (expected generation {generation}): {path!r}"
+        )
         self.path = path
         self.generation = generation
 

@@ -1,0 +1,208 @@
+"""``pypapo serve``: serve a folder index over HTTP the way ``nginx/nginx.conf`` does, and keep it
+current while files come and go (watchfiles delivers batched change events).
+
+The handler mirrors the NGINX config: same content negotiation, content types, ``Vary: Accept``,
+cache headers, relative redirects, health endpoint, and 404 for private files.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import os
+import shutil
+import threading
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import watchfiles
+
+from pypapo import render
+from pypapo.layout import INDEX_PREFIX, SIDECAR_SUFFIX, YANK_MARKER_SUFFIX
+from pypapo.negotiation import choose_format
+from pypapo.refresh import Report, refresh
+from pypapo.storage import FILE_CACHE_CONTROL, PAGE_CACHE_CONTROL
+from pypapo.storage.local import LocalStorage
+
+log = logging.getLogger("pypapo.serve")
+
+SIDECAR_CONTENT_TYPE = "application/octet-stream"
+
+
+def _content_type(path: Path) -> str:
+    if path.name.endswith(SIDECAR_SUFFIX):
+        return SIDECAR_CONTENT_TYPE
+    if path.name.endswith(".json"):
+        return render.JSON_CONTENT_TYPE
+    if path.name.endswith(".html"):
+        return render.HTML_CONTENT_TYPE
+    if path.name.endswith(".tar.gz"):
+        return "application/gzip"
+    if path.name.endswith(".whl"):
+        return "application/zip"
+    guessed, _ = mimetypes.guess_type(path.name)
+    return guessed or "application/octet-stream"
+
+
+class IndexHandler(BaseHTTPRequestHandler):
+    """Serves one root directory; set ``root`` on a subclass."""
+
+    root: Path
+    server_version = "pypapo"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: object) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+    def do_HEAD(self) -> None:
+        self._respond(send_body=False)
+
+    def do_GET(self) -> None:
+        self._respond(send_body=True)
+
+    def _respond(self, *, send_body: bool) -> None:
+        url_path = unquote(urlsplit(self.path).path)
+        if url_path == "/healthz":
+            self._send_bytes(b"ok\n", "text/plain", "no-store", send_body=send_body)
+            return
+        parts = [p for p in url_path.split("/") if p]
+        if any(p.startswith(".") or p.endswith(YANK_MARKER_SUFFIX) for p in parts):
+            self._not_found(send_body)
+            return
+        target = self.root.joinpath(*parts)
+        if parts and parts[0] == INDEX_PREFIX.rstrip("/") and len(parts) <= 2:
+            if not url_path.endswith("/"):
+                self._redirect(parts[-1] + "/")
+                return
+            self._serve_page(target, send_body)
+            return
+        if not target.is_file():
+            self._not_found(send_body)
+            return
+        self._send_file(target, _content_type(target), FILE_CACHE_CONTROL, send_body=send_body)
+
+    def _serve_page(self, directory: Path, send_body: bool) -> None:
+        fmt = choose_format(self.headers.get("Accept"))
+        page = directory / f"index.{fmt}"
+        if not page.is_file():
+            self._not_found(send_body)
+            return
+        content_type = render.JSON_CONTENT_TYPE if fmt == "json" else render.HTML_CONTENT_TYPE
+        self._send_file(page, content_type, PAGE_CACHE_CONTROL, send_body=send_body, vary=True)
+
+    def _redirect(self, location: str) -> None:
+        self.send_response(HTTPStatus.MOVED_PERMANENTLY)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _not_found(self, send_body: bool) -> None:
+        self._send_bytes(b"not found\n", "text/plain", "no-store", send_body=send_body, status=404)
+
+    def _send_bytes(
+        self,
+        body: bytes,
+        content_type: str,
+        cache_control: str,
+        *,
+        send_body: bool,
+        status: int = 200,
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", cache_control)
+        self.end_headers()
+        if send_body:
+            self.wfile.write(body)
+
+    def _send_file(
+        self,
+        path: Path,
+        content_type: str,
+        cache_control: str,
+        *,
+        send_body: bool,
+        vary: bool = False,
+    ) -> None:
+        try:
+            handle = path.open("rb")  # an open handle survives a concurrent atomic replace
+        except OSError:
+            self._not_found(send_body)
+            return
+        with handle:
+            size = os.fstat(handle.fileno()).st_size
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(size))
+            self.send_header("Cache-Control", cache_control)
+            if vary:
+                self.send_header("Vary", "Accept")
+            self.end_headers()
+            if send_body:
+                shutil.copyfileobj(handle, self.wfile, 1 << 16)
+
+
+def changed_paths(root: Path, changes: Iterable[tuple[object, str]]) -> list[str]:
+    """Object paths (relative, POSIX) from watchfiles changes, skipping pypapo's own pages."""
+    paths: set[str] = set()
+    for _change, raw in changes:
+        try:
+            rel = Path(raw).resolve().relative_to(root).as_posix()
+        except ValueError:
+            continue
+        if not rel.startswith(INDEX_PREFIX):
+            paths.add(rel)
+    return sorted(paths)
+
+
+class IndexServer:
+    """An HTTP server and a watcher over one folder; ``start()`` then ``stop()``."""
+
+    def __init__(self, root: Path, host: str = "127.0.0.1", port: int = 3333) -> None:
+        self.root = root.resolve()
+        self.storage = LocalStorage(self.root)
+        handler = type("BoundIndexHandler", (IndexHandler,), {"root": self.root})
+        self.httpd = ThreadingHTTPServer((host, port), handler)
+        self.httpd.daemon_threads = True
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.on_refresh: Callable[[Report], None] | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> None:
+        self._threads = [
+            threading.Thread(target=self.httpd.serve_forever, name="pypapo-http", daemon=True),
+            threading.Thread(target=self._watch, name="pypapo-watch", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _watch(self) -> None:
+        for changes in watchfiles.watch(
+            self.root, stop_event=self._stop, debounce=200, step=50, raise_interrupt=False
+        ):
+            paths = changed_paths(self.root, changes)
+            if not paths:
+                continue
+            try:
+                report = refresh(self.storage, paths)
+            except Exception:  # the watcher must outlive any single failed refresh
+                log.exception("refresh failed for %s", paths)
+                continue
+            if self.on_refresh is not None:
+                self.on_refresh(report)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Set up everything the test suite needs on a fresh Debian machine, then run it.
+# Installs: Debian's nginx (when root and missing), a venv in .venv with pypapo, its test tools
+# and the clients the end-to-end tests drive. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
+    else
+        echo "nginx is missing: run 'sudo apt-get install nginx' (the end-to-end tests need it)" >&2
+    fi
+fi
+export PATH="$PATH:/usr/sbin"
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[test]'
+for extra in .ci/*-deps.txt; do
+    [ -e "$extra" ] && .venv/bin/python -m pip install -q -r "$extra"
+done
+export PATH="$PWD/.venv/bin:$PATH"
+
+echo "== ruff"
+.venv/bin/ruff check .
+echo "== mypy --strict"
+.venv/bin/mypy
+echo "== pytest"
+.venv/bin/python -m coverage run --source=generator/pypapo,function -m pytest "$@"
+.venv/bin/python -m coverage report --skip-empty | tail -n 1
