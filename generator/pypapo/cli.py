@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import posixpath
 import sys
@@ -132,6 +133,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+EXTRA_COMMANDS: tuple[str, ...] = ()
+"""Modules that add subcommands: each has ``register(subparsers)`` setting ``func`` defaults."""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pypapo", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"pypapo {__version__}")
@@ -167,6 +172,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=3333)
     p.add_argument("--demo", action="store_true", help="seed an empty folder with a demo package")
+    for module in EXTRA_COMMANDS:
+        importlib.import_module(module).register(sub)
     return parser
 
 

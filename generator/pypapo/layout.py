@@ -1,7 +1,8 @@
 """Where things live in the storage, and which object paths are distributions.
 
 Everything pypapo writes is recognisable from its path alone (the loop guard of the Cloud
-Function depends on it): pages and state under ``simple/``, PEP 658 sidecars ``<file>.metadata``
+Function depends on it): pages and state under ``simple/``, human pages under ``browse/``, PEP 658
+sidecars ``<file>.metadata``
 and local yank markers ``<file>.yanked``.
 """
 
@@ -24,6 +25,8 @@ from packaging.version import Version
 from pypapo.errors import InvalidFilenameError
 
 INDEX_PREFIX = "simple/"
+BROWSE_PREFIX = "browse/"
+"""Human-readable pages, kept apart from the pages installers read."""
 SIDECAR_SUFFIX = ".metadata"
 YANK_MARKER_SUFFIX = ".yanked"
 STATE_NAME = ".state.json"
@@ -46,7 +49,7 @@ class DistName:
 def is_own_write(path: str) -> bool:
     """True for objects pypapo itself writes, which must never trigger a refresh."""
     return (
-        path.startswith(INDEX_PREFIX)
+        path.startswith((INDEX_PREFIX, BROWSE_PREFIX))
         or path.endswith((SIDECAR_SUFFIX, YANK_MARKER_SUFFIX))
         or posixpath.basename(path).startswith(".pypapo-tmp-")
     )
