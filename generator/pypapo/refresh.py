@@ -305,6 +305,29 @@ def _served(state: ProjectState, filename: str) -> str:
     return next(r.path for r in state.files() if r.filename == filename)
 
 
+def _swap_root_json(storage: Storage, names: set[str], token: str) -> str | None:
+    """CAS the root JSON page (the root's state); an empty index has no root pages."""
+    if not names:
+        if token == ABSENT:
+            return ABSENT
+        return ABSENT if storage.delete(ROOT_JSON, if_token=token) else None
+    return storage.put(
+        ROOT_JSON, render.root_json(names), content_type=render.JSON_CONTENT_TYPE, if_token=token
+    )
+
+
+def _write_root_html(storage: Storage, names: set[str]) -> None:
+    if names:
+        storage.put(ROOT_HTML, render.root_html(names), content_type=render.HTML_CONTENT_TYPE)
+    else:
+        storage.delete(ROOT_HTML)
+
+
+def _token_of(storage: Storage, path: str) -> str:
+    blob = storage.get(path)
+    return blob.token if blob is not None else ABSENT
+
+
 def reconcile_root(storage: Storage, project: NormalizedName, report: Report) -> None:
     """Make the root pages list ``project`` exactly when its state exists."""
     html_written_from: str | None = None
@@ -312,31 +335,25 @@ def reconcile_root(storage: Storage, project: NormalizedName, report: Report) ->
         root = storage.get(ROOT_JSON)
         names = render.parse_root_json(root.data) if root is not None else set()
         token = root.token if root is not None else ABSENT
-        state = storage.get(state_path(project))
+        state_token = _token_of(storage, state_path(project))
         listed = project in names
-        if listed == (state is not None) and html_written_from in (None, token):
+        exists = state_token != ABSENT
+        if listed == exists and html_written_from in (None, token):
             return
-        if listed != (state is not None):
+        if listed != exists:
             names = names - {project} if listed else names | {project}
-            new_token = storage.put(
-                ROOT_JSON,
-                render.root_json(names),
-                content_type=render.JSON_CONTENT_TYPE,
-                if_token=token,
-            )
+            new_token = _swap_root_json(storage, names, token)
             if new_token is None:
                 report.conflicts += 1
                 _backoff(attempt)
                 continue
             token = new_token
             report.writes += 1
-        storage.put(ROOT_HTML, render.root_html(names), content_type=render.HTML_CONTENT_TYPE)
+        _write_root_html(storage, names)
         report.writes += 1
         html_written_from = token
-        now_root = storage.get(ROOT_JSON)
-        now_state = storage.get(state_path(project))
-        if (now_root.token if now_root else ABSENT) == token and (
-            (now_state.token if now_state else None) == (state.token if state else None)
+        if _token_of(storage, ROOT_JSON) == token and (
+            _token_of(storage, state_path(project)) == state_token
         ):
             return
         report.conflicts += 1
@@ -414,22 +431,23 @@ def _remove_orphan_sidecars(
             report.writes += 1
 
 
+def _projects_with_state(storage: Storage) -> set[str]:
+    return {
+        p[len(INDEX_PREFIX) : -len(STATE_NAME) - 1]
+        for p in (i.path for i in storage.list(INDEX_PREFIX))
+        if p.endswith("/" + STATE_NAME)
+    }
+
+
 def reconcile_all_roots(storage: Storage, report: Report) -> None:
     """Root pages listing exactly the projects whose state exists (used by full builds)."""
     for attempt in range(MAX_ATTEMPTS):
-        wanted = {
-            p[len(INDEX_PREFIX) : -len(STATE_NAME) - 1]
-            for p in (i.path for i in storage.list(INDEX_PREFIX))
-            if p.endswith("/" + STATE_NAME)
-        }
+        wanted = _projects_with_state(storage)
         root = storage.get(ROOT_JSON)
-        json_bytes = render.root_json(wanted)
-        html_bytes = render.root_html(wanted)
         token = root.token if root is not None else ABSENT
-        if root is None or root.data != json_bytes:
-            new_token = storage.put(
-                ROOT_JSON, json_bytes, content_type=render.JSON_CONTENT_TYPE, if_token=token
-            )
+        want_json = render.root_json(wanted) if wanted else None
+        if (root.data if root is not None else None) != want_json:
+            new_token = _swap_root_json(storage, wanted, token)
             if new_token is None:
                 report.conflicts += 1
                 _backoff(attempt)
@@ -437,16 +455,12 @@ def reconcile_all_roots(storage: Storage, report: Report) -> None:
             token = new_token
             report.writes += 1
         html = storage.get(ROOT_HTML)
-        if html is None or html.data != html_bytes:
-            storage.put(ROOT_HTML, html_bytes, content_type=render.HTML_CONTENT_TYPE)
+        if (html.data if html is not None else None) != (
+            render.root_html(wanted) if wanted else None
+        ):
+            _write_root_html(storage, wanted)
             report.writes += 1
-        again = {
-            p[len(INDEX_PREFIX) : -len(STATE_NAME) - 1]
-            for p in (i.path for i in storage.list(INDEX_PREFIX))
-            if p.endswith("/" + STATE_NAME)
-        }
-        now = storage.get(ROOT_JSON)
-        if again == wanted and (now.token if now else ABSENT) == token:
+        if _projects_with_state(storage) == wanted and _token_of(storage, ROOT_JSON) == token:
             return
         report.conflicts += 1
     raise ConflictError("root pages", MAX_ATTEMPTS)

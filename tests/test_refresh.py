@@ -1,0 +1,212 @@
+"""Incremental refresh: what it writes, what it never touches, and how it survives races."""
+
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from pypi_simple import ProjectPage
+
+from pypapo.errors import DuplicateFileError, InvalidArchiveError
+from pypapo.layout import ROOT_HTML, ROOT_JSON, page_path, state_path
+from pypapo.refresh import build, refresh
+from pypapo.storage import YANK_KEY
+from pypapo.storage.local import LocalStorage
+from tests.conftest import add_sdist, add_wheel
+from tests.counting import CountingStorage
+
+
+def _json(root: Path, project: str) -> dict[str, object]:
+    data: dict[str, object] = json.loads((root / page_path(project, "json")).read_bytes())
+    return data
+
+
+def _page(root: Path, project: str) -> ProjectPage:
+    html = (root / page_path(project, "html")).read_text()
+    return ProjectPage.from_html(project, html, base_url=f"https://x/simple/{project}/")
+
+
+def _rel(root: Path, path: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def test_new_upload_indexes_only_its_project(tmp_path: Path) -> None:
+    add_wheel(tmp_path, "other", "1.0")
+    build(LocalStorage(tmp_path))
+    other_before = (tmp_path / page_path("other", "html")).stat().st_mtime_ns
+    wheel = add_wheel(tmp_path, "New.Project", "1.0")
+    storage = CountingStorage(LocalStorage(tmp_path))
+    report = refresh(storage, [_rel(tmp_path, wheel)])
+    assert report.errors == []
+    assert report.projects == {"new-project"}
+    assert storage.calls["list"] == 0  # never reads the rest of the repository
+    assert (tmp_path / page_path("other", "html")).stat().st_mtime_ns == other_before
+    assert json.loads((tmp_path / ROOT_JSON).read_bytes())["projects"] == [
+        {"name": "new-project"},
+        {"name": "other"},
+    ]
+    sidecar = wheel.with_name(wheel.name + ".metadata")
+    assert sidecar.read_bytes().startswith(b"Metadata-Version: 2.3\nName: New.Project\n")
+
+
+def test_upload_into_existing_project_costs_at_most_eight_operations(tmp_path: Path) -> None:
+    add_wheel(tmp_path, "proj", "1.0")
+    build(LocalStorage(tmp_path))
+    wheel = add_wheel(tmp_path, "proj", "1.1")
+    storage = CountingStorage(LocalStorage(tmp_path))
+    refresh(storage, [_rel(tmp_path, wheel)])
+    assert storage.calls["put"] == 4  # state, sidecar, index.html, index.json
+    assert storage.calls["stream"] == 1
+    assert storage.calls["read_range"] == 0
+    assert storage.total <= 8, storage.calls
+    assert storage.bytes_read <= wheel.stat().st_size + 64 * 1024
+
+
+def test_duplicate_event_writes_nothing(tmp_path: Path) -> None:
+    wheel = add_wheel(tmp_path, "proj", "1.0")
+    refresh(LocalStorage(tmp_path), [_rel(tmp_path, wheel)])
+    storage = CountingStorage(LocalStorage(tmp_path))
+    report = refresh(storage, [_rel(tmp_path, wheel)])
+    assert report.writes == 0
+    assert storage.calls["put"] == storage.calls["delete"] == 0
+    assert storage.calls["stream"] == 0  # the generation matched: nothing re-read
+
+
+def test_retried_event_repairs_a_crashed_refresh(tmp_path: Path) -> None:
+    wheel = add_wheel(tmp_path, "proj", "1.0")
+    refresh(LocalStorage(tmp_path), [_rel(tmp_path, wheel)])
+    expected = (tmp_path / page_path("proj", "json")).read_bytes()
+    (tmp_path / page_path("proj", "json")).unlink()  # as if killed before the last write
+    refresh(LocalStorage(tmp_path), [_rel(tmp_path, wheel)])
+    assert (tmp_path / page_path("proj", "json")).read_bytes() == expected
+
+
+def test_own_writes_are_ignored(tmp_path: Path) -> None:
+    wheel = add_wheel(tmp_path, "proj", "1.0")
+    refresh(LocalStorage(tmp_path), [_rel(tmp_path, wheel)])
+    storage = CountingStorage(LocalStorage(tmp_path))
+    own = [
+        page_path("proj", "html"),
+        state_path("proj"),
+        ROOT_JSON,
+        _rel(tmp_path, wheel) + ".metadata",
+        "browse/proj/index.html",
+        "notes.txt",
+    ]
+    report = refresh(storage, own)
+    assert storage.total == 0
+    assert sorted(report.ignored) == sorted(own)
+
+
+def test_deleting_last_file_removes_project_and_root_pages(tmp_path: Path) -> None:
+    wheel = add_wheel(tmp_path, "proj", "1.0")
+    storage = LocalStorage(tmp_path)
+    refresh(storage, [_rel(tmp_path, wheel)])
+    wheel.unlink()
+    refresh(storage, [_rel(tmp_path, wheel)])
+    assert not (tmp_path / "simple" / "proj").exists()
+    assert not (tmp_path / ROOT_JSON).exists()
+    assert not (tmp_path / ROOT_HTML).exists()
+    assert not wheel.with_name(wheel.name + ".metadata").exists()
+
+
+def test_yank_and_unyank_show_on_both_pages(tmp_path: Path) -> None:
+    wheel = add_wheel(tmp_path, "proj", "1.0")
+    storage = LocalStorage(tmp_path)
+    path = _rel(tmp_path, wheel)
+    refresh(storage, [path])
+    storage.set_metadata(path, YANK_KEY, 'bad <build> & "worse"')
+    refresh(storage, [path])
+    [dist] = _page(tmp_path, "proj").packages
+    assert dist.is_yanked
+    assert dist.yanked_reason == 'bad <build> & "worse"'
+    assert b"&lt;build&gt;" in (tmp_path / page_path("proj", "html")).read_bytes()
+    files = _json(tmp_path, "proj")["files"]
+    assert isinstance(files, list)
+    assert files[0]["yanked"] == 'bad <build> & "worse"'
+    storage.set_metadata(path, YANK_KEY, None)
+    refresh(storage, [path])
+    assert not _page(tmp_path, "proj").packages[0].is_yanked
+
+
+def test_overwrite_updates_hash_and_sidecar(tmp_path: Path) -> None:
+    wheel = add_wheel(tmp_path, "proj", "1.0", summary="first")
+    storage = LocalStorage(tmp_path)
+    refresh(storage, [_rel(tmp_path, wheel)])
+    add_wheel(tmp_path, "proj", "1.0", summary="second", requires_python=">=3.9")
+    refresh(storage, [_rel(tmp_path, wheel)])
+    [dist] = _page(tmp_path, "proj").packages
+    assert dist.requires_python == ">=3.9"
+    sidecar = wheel.with_name(wheel.name + ".metadata").read_bytes()
+    assert b"Summary: second" in sidecar
+    import hashlib  # noqa: PLC0415
+
+    assert dist.metadata_digests == {"sha256": hashlib.sha256(sidecar).hexdigest()}
+    assert dist.digests == {"sha256": hashlib.sha256(wheel.read_bytes()).hexdigest()}
+
+
+def test_bad_file_is_reported_and_fixing_it_indexes_it(tmp_path: Path) -> None:
+    good = add_wheel(tmp_path, "proj", "1.0")
+    bad = tmp_path / "pkgs" / "proj-2.0-py3-none-any.whl"
+    bad.write_bytes(b"\x00" * 10)
+    storage = LocalStorage(tmp_path)
+    report = refresh(storage, [_rel(tmp_path, good), _rel(tmp_path, bad)])
+    [error] = report.errors
+    assert isinstance(error, InvalidArchiveError)
+    assert str(error).startswith("pkgs/proj-2.0-py3-none-any.whl: not a zip archive")
+    assert [p.filename for p in _page(tmp_path, "proj").packages] == [good.name]
+    add_wheel(tmp_path, "proj", "2.0")
+    assert refresh(storage, [_rel(tmp_path, bad)]).errors == []
+    assert len(_page(tmp_path, "proj").packages) == 2
+
+
+def test_same_file_name_twice_serves_the_lowest_path(tmp_path: Path) -> None:
+    first = add_wheel(tmp_path, "proj", "1.0", sub="a")
+    second = add_wheel(tmp_path, "proj", "1.0", sub="b", summary="other bytes")
+    storage = LocalStorage(tmp_path)
+    report = refresh(storage, [_rel(tmp_path, second), _rel(tmp_path, first)])
+    [error] = report.errors
+    assert isinstance(error, DuplicateFileError)
+    assert error.path == "b/proj-1.0-py3-none-any.whl"
+    assert _page(tmp_path, "proj").packages[0].url.endswith("/a/proj-1.0-py3-none-any.whl")
+    first.unlink()
+    refresh(storage, [_rel(tmp_path, first)])
+    assert _page(tmp_path, "proj").packages[0].url.endswith("/b/proj-1.0-py3-none-any.whl")
+
+
+def test_interleaved_refreshes_lose_no_update(tmp_path: Path) -> None:
+    """Two refreshes both read the state before either writes: the CAS makes one retry."""
+    one = add_wheel(tmp_path, "proj", "1.0")
+    two = add_sdist(tmp_path, "proj", "1.1")
+    storage = CountingStorage(LocalStorage(tmp_path))
+    barrier = threading.Barrier(2, timeout=10)
+    armed = threading.local()
+
+    def pause_before_state_write(method: str, path: str) -> None:
+        if method == "put" and path == state_path("proj") and not getattr(armed, "done", False):
+            armed.done = True
+            barrier.wait()  # both threads hold a stale token when the first one writes
+
+    storage.before = pause_before_state_write
+    with ThreadPoolExecutor(2) as pool:
+        reports = list(
+            pool.map(lambda p: refresh(storage, [p]), [_rel(tmp_path, one), _rel(tmp_path, two)])
+        )
+    assert sum(r.conflicts for r in reports) >= 1
+    names = sorted(p.filename for p in _page(tmp_path, "proj").packages)
+    assert names == sorted([one.name, two.name])
+
+
+@pytest.mark.parametrize("threads", [4, 8])
+def test_many_concurrent_refreshes_of_one_project(tmp_path: Path, threads: int) -> None:
+    paths = [_rel(tmp_path, add_wheel(tmp_path, "proj", f"1.{i}")) for i in range(24)]
+    storage = LocalStorage(tmp_path)
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(lambda p: refresh(storage, [p]), paths * 2))
+    assert len(_page(tmp_path, "proj").packages) == 24
+    before = {p: (tmp_path / p).read_bytes() for p in ("simple/proj/index.html", ROOT_JSON)}
+    build(storage)
+    assert before == {p: (tmp_path / p).read_bytes() for p in before}
