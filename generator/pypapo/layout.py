@@ -73,7 +73,9 @@ def parse_dist_filename(path: str) -> DistName:
             name, version = parse_sdist_filename(filename)
             return DistName(filename, name, version, "sdist")
     except (InvalidWheelFilename, InvalidSdistFilename) as e:
-        raise InvalidFilenameError(path, str(e)) from e
+        # packaging says "Invalid wheel filename (why): 'name'"; the path leads our message already
+        reason = str(e).removesuffix(f": {filename!r}")
+        raise InvalidFilenameError(path, reason[:1].lower() + reason[1:]) from e
     raise InvalidFilenameError(path, "not a .whl, .tar.gz or .zip distribution")
 
 

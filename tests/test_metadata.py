@@ -1,0 +1,126 @@
+"""Core metadata parsing, cross-checks with the file name, and the PEP 658 sidecar decision."""
+
+from __future__ import annotations
+
+import pytest
+from packaging.utils import canonicalize_name
+
+from pypapo.errors import InvalidMetadataError, MetadataMismatchError
+from pypapo.layout import parse_dist_filename
+from pypapo.metadata import (
+    MAX_METADATA_BYTES,
+    check_matches_filename,
+    parse_core_metadata,
+    serves_sidecar,
+)
+
+
+def _meta(*lines: str) -> bytes:
+    return ("\n".join(lines) + "\n\nlong description\n").encode()
+
+
+def test_parses_fields() -> None:
+    meta = parse_core_metadata(
+        "p",
+        _meta(
+            "Metadata-Version: 2.4",
+            "Name: Foo.Bar",
+            "Version: 1.0.post1",
+            "Summary: a   summary\n  folded",
+            "Requires-Python: >=3.9, <4",
+            "Dynamic: Requires-Dist",
+        ),
+    )
+    assert meta.name == "Foo.Bar"
+    assert str(meta.version) == "1.0.post1"
+    assert meta.requires_python == ">=3.9, <4"
+    assert meta.summary == "a summary folded"
+    assert meta.dynamic == ("requires-dist",)
+
+
+BAD = [
+    (b"\xff\xfe garbage", "metadata is not UTF-8"),
+    (_meta("Metadata-Version: 2.1", "Version: 1.0"), "metadata has no Name"),
+    (_meta("Metadata-Version: 2.1", "Name: foo"), "metadata has no Version"),
+    (_meta("Metadata-Version: 2.1", "Name: foo", "Version: one"), "invalid Version 'one'"),
+    (
+        _meta("Metadata-Version: 2.1", "Name: foo", "Version: 1", "Requires-Python: >=3.x"),
+        "invalid Requires-Python '>=3.x'",
+    ),
+    (
+        _meta("Metadata-Version: 2.1", "Name: foo", "Version: 1", "Requires-Python: <script>"),
+        "invalid Requires-Python '<script>'",
+    ),
+    (b"Name: foo\n" + b"X" * MAX_METADATA_BYTES, f"over {MAX_METADATA_BYTES}"),
+]
+
+
+@pytest.mark.parametrize(("raw", "message"), BAD)
+def test_bad_metadata(raw: bytes, message: str) -> None:
+    with pytest.raises(InvalidMetadataError) as caught:
+        parse_core_metadata("pkgs/foo-1.whl", raw)
+    assert str(caught.value).startswith("pkgs/foo-1.whl: ")
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("filename", "name", "version", "message"),
+    [
+        (
+            "foo-1.0.tar.gz",
+            "bar",
+            "1.0",
+            "metadata Name 'bar' does not match file name project 'foo'",
+        ),
+        (
+            "foo-1.0.tar.gz",
+            "foo",
+            "1.1",
+            "metadata Version '1.1' does not match file name version '1.0'",
+        ),
+    ],
+)
+def test_mismatch_with_file_name(filename: str, name: str, version: str, message: str) -> None:
+    meta = parse_core_metadata(
+        filename, _meta("Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}")
+    )
+    with pytest.raises(MetadataMismatchError, match=message):
+        check_matches_filename(filename, meta, parse_dist_filename(filename))
+
+
+@pytest.mark.parametrize(
+    ("filename", "name", "version"),
+    [
+        ("foo_bar-1.0.tar.gz", "FOO.Bar", "1.0.0"),
+        ("foo-1.0.tar.gz", "Foo", "1"),
+        ("a-1.0.zip", "A", "1.0"),
+    ],
+)
+def test_equivalent_spellings_match(filename: str, name: str, version: str) -> None:
+    meta = parse_core_metadata(
+        filename, _meta("Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}")
+    )
+    dist = parse_dist_filename(filename)
+    check_matches_filename(filename, meta, dist)  # raises on mismatch
+    assert (canonicalize_name(meta.name), meta.version) == (dist.project, dist.version)
+
+
+@pytest.mark.parametrize(
+    ("filename", "metadata_version", "dynamic", "expected"),
+    [
+        ("foo-1.0-py3-none-any.whl", "2.1", [], True),
+        ("foo-1.0-py3-none-any.whl", "2.2", ["Requires-Dist"], True),
+        ("foo-1.0.tar.gz", "2.1", [], False),
+        ("foo-1.0.tar.gz", "2.2", [], True),
+        ("foo-1.0.tar.gz", "2.4", ["Summary"], True),
+        ("foo-1.0.tar.gz", "2.2", ["Requires-Dist"], False),
+        ("foo-1.0.zip", "2.3", ["requires-python"], False),
+    ],
+)
+def test_sidecar_decision(
+    filename: str, metadata_version: str, dynamic: list[str], expected: bool
+) -> None:
+    lines = [f"Metadata-Version: {metadata_version}", "Name: foo", "Version: 1.0"]
+    lines += [f"Dynamic: {d}" for d in dynamic]
+    meta = parse_core_metadata(filename, _meta(*lines))
+    assert serves_sidecar(meta, parse_dist_filename(filename)) is expected
