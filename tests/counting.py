@@ -1,4 +1,4 @@
-"""A storage wrapper that counts calls and bytes, and can pause between calls (for interleavings)."""
+"""A storage wrapper that counts calls and bytes, and can pause between calls."""
 
 from __future__ import annotations
 

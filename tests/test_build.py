@@ -1,0 +1,109 @@
+"""Full builds: deterministic, idempotent, repairing, and never stopped by one bad file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from pypi_simple import ProjectPage
+
+from pypapo.layout import ROOT_JSON, page_path
+from pypapo.refresh import build
+from pypapo.storage.local import LocalStorage
+from tests.conftest import add_sdist, add_wheel
+from tests.counting import CountingStorage
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ("simple" in p.parts or p.name.endswith(".metadata"))
+    }
+
+
+def _corpus(root: Path) -> None:
+    add_wheel(root, "Alpha", "1.0", requires_dist=["beta"])
+    add_wheel(root, "Alpha", "1.1", requires_python=">=3.10")
+    add_sdist(root, "Alpha", "1.1")
+    add_wheel(root, "beta", "2.0", sub="x/y")
+    add_sdist(root, "gamma.delta", "0.1", metadata_version="2.1")
+    (root / "pkgs" / "README.txt").write_text("not a distribution")
+    (root / "pkgs" / "broken-1.0-py3-none-any.whl").write_bytes(b"PK\x03\x04broken")
+
+
+def test_build_is_deterministic_and_idempotent(tmp_path: Path) -> None:
+    _corpus(tmp_path)
+    first = build(LocalStorage(tmp_path))
+    assert first.projects == {"alpha", "beta", "gamma-delta"}
+    assert first.files == 5
+    assert [e.path for e in first.errors] == ["pkgs/broken-1.0-py3-none-any.whl"]
+    pages = _tree(tmp_path)
+    storage = CountingStorage(LocalStorage(tmp_path))
+    second = build(storage)
+    assert second.writes == 0
+    assert storage.calls["put"] == 0
+    assert storage.calls["stream"] == 1  # only the bad file is re-read; indexed ones are cached
+    assert _tree(tmp_path) == pages
+
+
+def test_build_of_a_copy_gives_identical_pages(tmp_path: Path) -> None:
+    _corpus(tmp_path / "a")
+    _corpus(tmp_path / "b")
+    build(LocalStorage(tmp_path / "a"))
+    build(LocalStorage(tmp_path / "b"))
+    a = {k: v for k, v in _tree(tmp_path / "a").items() if k.endswith((".html", ".metadata"))}
+    b = {k: v for k, v in _tree(tmp_path / "b").items() if k.endswith((".html", ".metadata"))}
+    assert a == b
+
+
+def test_every_advertised_sidecar_exists_and_matches(tmp_path: Path) -> None:
+    _corpus(tmp_path)
+    build(LocalStorage(tmp_path))
+    checked = 0
+    for project in ("alpha", "beta", "gamma-delta"):
+        html = (tmp_path / page_path(project, "html")).read_text()
+        page = ProjectPage.from_html(project, html, base_url=f"file://{tmp_path}/simple/{project}/")
+        for package in page.packages:
+            sidecar = Path(package.url.removeprefix("file://") + ".metadata")
+            if package.has_metadata:
+                assert (
+                    hashlib.sha256(sidecar.read_bytes()).hexdigest()
+                    == package.metadata_digests["sha256"]
+                )  # type: ignore[index]
+                checked += 1
+            else:
+                assert not sidecar.exists()
+    assert checked == 4  # three wheels and the 2.3 sdist; the 2.1 sdist has none
+
+
+def test_build_repairs_damage(tmp_path: Path) -> None:
+    _corpus(tmp_path)
+    build(LocalStorage(tmp_path))
+    pages = _tree(tmp_path)
+    (tmp_path / page_path("alpha", "html")).write_text("torn")
+    (tmp_path / page_path("beta", "json")).unlink()
+    next((tmp_path / "pkgs").glob("alpha-1.0-*.metadata")).write_bytes(b"wrong")
+    (tmp_path / ROOT_JSON).write_text('{"meta":{"api-version":"1.1"},"projects":[]}')
+    report = build(LocalStorage(tmp_path))
+    assert report.writes == 4
+    assert _tree(tmp_path) == pages
+
+
+def test_build_removes_projects_whose_files_vanished(tmp_path: Path) -> None:
+    _corpus(tmp_path)
+    build(LocalStorage(tmp_path))
+    for wheel in (tmp_path / "x").rglob("beta-*"):
+        wheel.unlink()
+    build(LocalStorage(tmp_path))
+    assert not (tmp_path / "simple" / "beta").exists()
+    names = [p["name"] for p in json.loads((tmp_path / ROOT_JSON).read_bytes())["projects"]]
+    assert names == ["alpha", "gamma-delta"]
+    assert not list((tmp_path / "x").rglob("*.metadata"))
+
+
+def test_empty_folder_builds_nothing(tmp_path: Path) -> None:
+    report = build(LocalStorage(tmp_path))
+    assert (report.projects, report.files, report.errors) == (set(), 0, [])
+    assert not (tmp_path / "simple").exists()
