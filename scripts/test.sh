@@ -15,21 +15,26 @@ if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
 fi
 export PATH="$PATH:/usr/sbin"
 
+# This machine's pip configuration may name local mirrors that do not exist; keep the log readable.
+pipq() { "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }; }
+
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+pipq .venv/bin/python -m pip install -q --upgrade pip
+pipq .venv/bin/python -m pip install -q -e '.[test]'
 for extra in .ci/*-deps.txt; do
-    [ -e "$extra" ] && .venv/bin/python -m pip install -q -r "$extra"
+    if [ -e "$extra" ]; then pipq .venv/bin/python -m pip install -q -r "$extra"; fi
 done
+if [ -d bench ] && compgen -G "bench/*.py" >/dev/null; then MYPY_EXTRA=bench; else MYPY_EXTRA=; fi
 export PATH="$PWD/.venv/bin:$PATH"
 
 echo "== ruff"
 .venv/bin/ruff check .
 echo "== mypy --strict"
-.venv/bin/mypy
+# shellcheck disable=SC2086
+.venv/bin/mypy generator/pypapo function tests $MYPY_EXTRA
 echo "== pytest"
 .venv/bin/python -m coverage run --source=generator/pypapo,function -m pytest "$@"
 .venv/bin/python -m coverage report --skip-empty | tail -n 1
