@@ -89,3 +89,6 @@ def run(
     return subprocess.run(
         cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=300, check=False
     )
+
+
+pytest_plugins = ["tests.gcs_emulator"]
