@@ -5,6 +5,8 @@ Configuration (environment variables):
   Defaults to the event's own bucket.
 - ``PYPAPO_PREFIX``: the index root inside the bucket (default: the bucket root).
 - ``PYPAPO_LOG_LEVEL``: DEBUG, INFO (default), WARNING or ERROR.
+- ``PYPAPO_RETRY_TIMEOUT``: seconds one storage call retries transient errors (default 60); past
+  it the invocation fails and Eventarc redelivers the event.
 
 Error policy under at-least-once delivery: a bad distribution is logged as an ERROR naming the
 object and the reason, and the event is acknowledged (retrying cannot fix the file); anything
@@ -28,7 +30,8 @@ from cloudevents.http import CloudEvent
 from pypapo.events import EventError, from_cloudevent, object_path
 from pypapo.layout import is_own_write
 from pypapo.refresh import refresh
-from pypapo.storage import Storage, open_storage
+from pypapo.storage import Storage
+from pypapo.storage.gcs import GCSStorage
 
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 
@@ -46,8 +49,8 @@ def log(severity: str, message: str, **fields: Any) -> None:
 @cache
 def storage_for(bucket: str, prefix: str) -> Storage:
     """One client per instance and bucket: created on first use, reused across events."""
-    target = f"gs://{bucket}/{prefix}".rstrip("/")
-    return open_storage(target)
+    timeout = float(os.environ.get("PYPAPO_RETRY_TIMEOUT", "60"))
+    return GCSStorage.from_url(f"gs://{bucket}/{prefix}".rstrip("/"), retry_timeout=timeout)
 
 
 def handle(attributes: Mapping[str, Any], data: Mapping[str, Any] | None) -> str:

@@ -48,6 +48,7 @@ class FunctionServer:
                 "PYPAPO_BUCKET": self.bucket,
                 "PYPAPO_PREFIX": self.prefix,
                 "PYPAPO_LOG_LEVEL": "DEBUG",
+                "PYPAPO_RETRY_TIMEOUT": "2",
                 "GOOGLE_CLOUD_PROJECT": "test",
                 "PYTHONPATH": str(REPO / "generator"),
             }

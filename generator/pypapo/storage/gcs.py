@@ -63,19 +63,24 @@ def _created(blob: Any) -> datetime:
 class GCSStorage:
     """Objects of one bucket below ``prefix``; object paths are relative to the prefix."""
 
-    def __init__(self, bucket: Any, prefix: str = "") -> None:
+    def __init__(self, bucket: Any, prefix: str = "", *, retry_timeout: float = 60.0) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        # how long one call keeps retrying transient errors before giving up (and failing the
+        # refresh, so that the event is redelivered)
+        self.retry = DEFAULT_RETRY.with_timeout(retry_timeout)
 
     @classmethod
-    def from_url(cls, url: str, client: Any | None = None) -> GCSStorage:
+    def from_url(
+        cls, url: str, client: Any | None = None, *, retry_timeout: float = 60.0
+    ) -> GCSStorage:
         if not url.startswith("gs://"):
             raise StorageError(f"not a gs:// URL: {url!r}")
         bucket_name, _, prefix = url[len("gs://") :].partition("/")
         if not bucket_name:
             raise StorageError(f"no bucket in {url!r}")
         client = client if client is not None else storage.Client()
-        return cls(client.bucket(bucket_name), prefix)
+        return cls(client.bucket(bucket_name), prefix, retry_timeout=retry_timeout)
 
     def describe(self) -> str:
         return f"gs://{self.bucket.name}/{self.prefix}".rstrip("/")
@@ -96,13 +101,13 @@ class GCSStorage:
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         blobs = self.bucket.client.list_blobs(
-            self.bucket, prefix=self.prefix + prefix, fields=_LIST_FIELDS, retry=DEFAULT_RETRY
+            self.bucket, prefix=self.prefix + prefix, fields=_LIST_FIELDS, retry=self.retry
         )
         for blob in blobs:
             yield self._info(blob)
 
     def stat(self, path: str) -> ObjectInfo | None:
-        blob = self.bucket.get_blob(self._name(path), retry=DEFAULT_RETRY)
+        blob = self.bucket.get_blob(self._name(path), retry=self.retry)
         return None if blob is None else self._info(blob)
 
     def _pinned(self, path: str, generation: str) -> Any:
@@ -113,7 +118,7 @@ class GCSStorage:
             return b""
         try:
             data: bytes = self._pinned(path, generation).download_as_bytes(
-                start=start, end=end - 1, checksum=None, retry=DEFAULT_RETRY
+                start=start, end=end - 1, checksum=None, retry=self.retry
             )
         except exceptions.NotFound as e:
             raise ObjectChangedError(path, generation) from e
@@ -122,7 +127,7 @@ class GCSStorage:
     def stream(self, path: str, generation: str, sink: Callable[[bytes], object]) -> None:
         try:
             self._pinned(path, generation).download_to_file(
-                _SinkWriter(sink), checksum=None, retry=DEFAULT_RETRY
+                _SinkWriter(sink), checksum=None, retry=self.retry
             )
         except exceptions.NotFound as e:
             raise ObjectChangedError(path, generation) from e
@@ -130,7 +135,7 @@ class GCSStorage:
     def get(self, path: str) -> Blob | None:
         blob = self.bucket.blob(self._name(path))
         try:
-            data: bytes = blob.download_as_bytes(checksum=None, retry=DEFAULT_RETRY)
+            data: bytes = blob.download_as_bytes(checksum=None, retry=self.retry)
         except exceptions.NotFound:
             return None
         return Blob(data, str(blob.generation))
@@ -146,7 +151,7 @@ class GCSStorage:
     ) -> str | None:
         blob = self.bucket.blob(self._name(path))
         blob.cache_control = cache_control
-        kwargs: dict[str, Any] = {"content_type": content_type, "retry": DEFAULT_RETRY}
+        kwargs: dict[str, Any] = {"content_type": content_type, "retry": self.retry}
         if if_token is not None:
             kwargs["if_generation_match"] = int(if_token)
         try:
@@ -157,14 +162,14 @@ class GCSStorage:
 
     def delete(self, path: str, *, if_token: str | None = None) -> bool:
         blob = self.bucket.blob(self._name(path))
-        kwargs: dict[str, Any] = {"retry": DEFAULT_RETRY}
+        kwargs: dict[str, Any] = {"retry": self.retry}
         if if_token is not None:
             if if_token == ABSENT:
                 return False
             kwargs["if_generation_match"] = int(if_token)
             # GCS enforces the precondition; some emulators ignore it on deletes, so look first
             # too (one more request) — it narrows their race window to the two calls' gap.
-            current = self.bucket.get_blob(blob.name, retry=DEFAULT_RETRY)
+            current = self.bucket.get_blob(blob.name, retry=self.retry)
             if current is None or str(current.generation) != if_token:
                 return False
         try:
@@ -174,7 +179,7 @@ class GCSStorage:
         return True
 
     def set_metadata(self, path: str, key: str, value: str | None) -> None:
-        blob = self.bucket.get_blob(self._name(path), retry=DEFAULT_RETRY)
+        blob = self.bucket.get_blob(self._name(path), retry=self.retry)
         if blob is None:
             raise StorageError(f"no such object: {self.describe()}/{path}")
         metadata = dict(blob.metadata or {})
@@ -187,13 +192,13 @@ class GCSStorage:
         # a full update (not a patch) replaces the metadata map, which removes a key on GCS
         # and on emulators that keep keys patched to null; the metageneration guards the swap
         blob.metadata = metadata
-        blob.update(if_metageneration_match=blob.metageneration, retry=DEFAULT_RETRY)
+        blob.update(if_metageneration_match=blob.metageneration, retry=self.retry)
 
     def upload_file(self, path: str, local: Path, *, create_only: bool = True) -> str | None:
         """Upload a distribution (resumable above 8 MiB); ``None`` if it exists and create_only."""
         blob = self.bucket.blob(self._name(path))
         blob.cache_control = FILE_CACHE_CONTROL
-        kwargs: dict[str, Any] = {"retry": DEFAULT_RETRY}
+        kwargs: dict[str, Any] = {"retry": self.retry}
         if create_only:
             kwargs["if_generation_match"] = 0
         try:
