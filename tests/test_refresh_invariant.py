@@ -120,7 +120,7 @@ def check_invariant(
     seed: int,
     threads: int,
 ) -> None:
-    rng = random.Random(seed)  # noqa: S311 (test scheduling, not security)
+    rng = random.Random(seed)
     events: list[str] = []
     for op in ops:
         path = apply(storage, put_file, op)
