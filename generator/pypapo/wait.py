@@ -1,0 +1,72 @@
+"""``pypapo wait TARGET PROJECT VERSION``: block until the index lists that version, e.g. in a
+publishing pipeline that uploaded a file and lets the Cloud Function refresh the page."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from pypapo.layout import page_path
+from pypapo.storage import Storage, StorageError, open_storage
+
+
+def version_listed(storage: Storage, project: str, version: Version) -> bool:
+    """True once the project's JSON page lists a file of ``version``. Pages are written after
+    the sidecars they advertise, so a listed version is installable."""
+    blob = storage.get(page_path(canonicalize_name(project), "json"))
+    if blob is None:
+        return False
+    page = json.loads(blob.data)
+    return str(version) in page.get("versions", [])
+
+
+def wait_for(
+    storage: Storage,
+    project: str,
+    version: Version,
+    *,
+    timeout: float,
+    interval: float = 2.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> bool:
+    deadline = clock() + timeout
+    while True:
+        if version_listed(storage, project, version):
+            return True
+        if clock() >= deadline:
+            return False
+        sleep(min(interval, max(0.0, deadline - clock())))
+
+
+def cmd_wait(args: argparse.Namespace) -> int:
+    try:
+        version = Version(args.version)
+    except InvalidVersion as e:
+        raise StorageError(f"invalid version {args.version!r}") from e
+    storage = open_storage(args.target)
+    if wait_for(storage, args.project, version, timeout=args.timeout, interval=args.interval):
+        print(f"{canonicalize_name(args.project)} {version} is on the index")  # noqa: T201
+        return 0
+    print(  # noqa: T201
+        f"pypapo: timed out after {args.timeout:g}s: {args.project} {version} is not listed in "
+        f"{storage.describe()}/{page_path(canonicalize_name(args.project), 'json')}",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("wait", help="wait until the index lists PROJECT VERSION")
+    p.add_argument("target", help="a folder or gs://bucket[/prefix]")
+    p.add_argument("project")
+    p.add_argument("version")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds (default 120)")
+    p.add_argument("--interval", type=float, default=2.0, help="seconds between looks")
+    p.set_defaults(func=cmd_wait)

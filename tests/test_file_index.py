@@ -1,0 +1,52 @@
+"""The built tree is a complete index with no server at all: pip and uv install from file://."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pypapo.mirror import mirror
+from pypapo.refresh import build
+from pypapo.storage.local import LocalStorage
+from tests.test_e2e_install import _install, _installed, _venv, make_corpus
+
+pytestmark = pytest.mark.e2e
+CLIENTS = ["pip", "uv"]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("built")
+    make_corpus(root)
+    build(LocalStorage(root))
+    return root
+
+
+@pytest.fixture(scope="module")
+def file_index(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # a copy somewhere else, as a build step would have it: relative links need no rewriting
+    copy = tmp_path_factory.mktemp("copy") / "index with space"
+    mirror(LocalStorage(built), copy)
+    return copy
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_install_from_file_url(
+    client: str, file_index: Path, fresh_venv_factory: Path, tmp_path: Path
+) -> None:
+    python = _venv(fresh_venv_factory, tmp_path / "venv")
+    url = file_index.resolve().as_uri()
+    _install(client, python, url, ["app", "py-limits", "yankee"], tmp_path)
+    assert _installed(python, "app", tmp_path) == "1.0"
+    assert _installed(python, "lib-core", tmp_path) == "1.0"  # through the dependency
+    assert _installed(python, "py-limits", tmp_path) == "1.0"  # 2.0 needs Python >= 4
+    assert _installed(python, "yankee", tmp_path) == "1.0"  # 2.0 is yanked
+
+
+def test_copied_pages_are_byte_identical(built: Path, file_index: Path) -> None:
+    pages = sorted((built / "simple").rglob("index.*"))
+    assert len(pages) == 2 + 2 * 5
+    for page in pages:
+        assert (file_index / page.relative_to(built)).read_bytes() == page.read_bytes()
+    assert not list(file_index.rglob(".state.json"))
