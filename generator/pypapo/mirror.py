@@ -221,8 +221,8 @@ def cmd_mirror(args: argparse.Namespace) -> int:
     dest = Path(args.dir)
     report = mirror(storage, dest, _requirements(args))
     for problem in report.problems:
-        print(f"problem: {problem}", file=sys.stderr)  # noqa: T201
-    print(  # noqa: T201
+        print(f"problem: {problem}", file=sys.stderr)
+    print(
         f"mirrored {len(report.projects)} projects into {dest}: {len(report.copied)} files "
         f"copied, {len(report.skipped)} already present; use --index-url "
         f"{dest.resolve().as_uri()}/simple/"

@@ -52,9 +52,9 @@ def cmd_wait(args: argparse.Namespace) -> int:
         raise StorageError(f"invalid version {args.version!r}") from e
     storage = open_storage(args.target)
     if wait_for(storage, args.project, version, timeout=args.timeout, interval=args.interval):
-        print(f"{canonicalize_name(args.project)} {version} is on the index")  # noqa: T201
+        print(f"{canonicalize_name(args.project)} {version} is on the index")
         return 0
-    print(  # noqa: T201
+    print(
         f"pypapo: timed out after {args.timeout:g}s: {args.project} {version} is not listed in "
         f"{storage.describe()}/{page_path(canonicalize_name(args.project), 'json')}",
         file=sys.stderr,

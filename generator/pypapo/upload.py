@@ -1,0 +1,145 @@
+"""``pypapo upload TARGET FILE...``: validate, then upload create-only, then refresh (folders) or
+leave the refresh to the Cloud Function (buckets).
+
+Validation runs the same parser the index uses (file name, archive, metadata, name/version
+cross-check), so a file that uploads is a file that gets indexed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pypapo.distribution import parse_distribution
+from pypapo.errors import BadDistributionError
+from pypapo.layout import looks_like_distribution
+from pypapo.refresh import refresh
+from pypapo.storage import Storage, StorageError, open_storage
+from pypapo.storage.local import LocalStorage
+
+CHUNK = 8 << 20
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    local: Path
+    path: str
+    status: str  # "uploaded", "exists", "invalid"
+    reason: str = ""
+
+
+def validate(local: Path) -> None:
+    """Raise ``BadDistributionError`` (naming the file) when the index would reject it."""
+    if not looks_like_distribution(local.name):
+        raise BadDistributionError(str(local), "not a .whl, .tar.gz or .zip distribution")
+    folder = LocalStorage(local.parent)
+    info = folder.stat(local.name)
+    if info is None:
+        raise BadDistributionError(str(local), "no such file")
+    try:
+        parse_distribution(folder, info)
+    except BadDistributionError as e:
+        raise type(e)(str(local), e.reason) from e
+
+
+def _progress(name: str, total: int) -> Callable[[int], None]:
+    enabled = sys.stderr.isatty() and total >= 4 * CHUNK
+
+    def show(done: int) -> None:
+        if enabled:
+            end = "\n" if done >= total else ""
+            print(
+                f"\r{name}: {done * 100 // max(total, 1)}% of {total >> 20} MiB",
+                end=end,
+                file=sys.stderr,
+                flush=True,
+            )
+
+    return show
+
+
+def _upload_local(root: Path, path: str, local: Path, *, force: bool) -> bool:
+    target = root.joinpath(*path.split("/"))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".pypapo-tmp-{target.name}-{os.getpid()}")
+    show = _progress(local.name, local.stat().st_size)
+    with local.open("rb") as src, tmp.open("wb") as out:
+        done = 0
+        while chunk := src.read(CHUNK):
+            out.write(chunk)
+            done += len(chunk)
+            show(done)
+    try:
+        if force:
+            tmp.replace(target)
+            return True
+        try:
+            os.link(tmp, target)  # atomic create-only: fails if the name exists
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def upload_one(storage: Storage, local: Path, path: str, *, force: bool) -> bool:
+    """Upload one file; False when it already exists and ``force`` is off."""
+    if isinstance(storage, LocalStorage):
+        return _upload_local(storage.root, path, local, force=force)
+    upload_file = getattr(storage, "upload_file", None)
+    if upload_file is None:
+        raise StorageError(f"{storage.describe()} does not support uploads")
+    return upload_file(path, local, create_only=not force) is not None
+
+
+def upload(
+    storage: Storage, files: list[Path], *, to: str = "packages", force: bool = False
+) -> list[UploadResult]:
+    results = []
+    for local in files:
+        path = f"{to.strip('/')}/{local.name}" if to.strip("/") else local.name
+        try:
+            validate(local)
+        except BadDistributionError as e:
+            results.append(UploadResult(local, path, "invalid", e.reason))
+            continue
+        uploaded = upload_one(storage, local, path, force=force)
+        results.append(UploadResult(local, path, "uploaded" if uploaded else "exists"))
+    return results
+
+
+def cmd_upload(args: argparse.Namespace) -> int:
+    storage = open_storage(args.target)
+    files = [Path(f) for f in args.files]
+    results = upload(storage, files, to=args.to, force=args.force)
+    for r in results:
+        if r.status == "invalid":
+            print(f"invalid {r.local}: {r.reason}", file=sys.stderr)
+        elif r.status == "exists":
+            print(
+                f"exists {storage.describe()}/{r.path}: not overwritten (use --force)",
+                file=sys.stderr,
+            )
+        else:
+            print(f"uploaded {r.local} -> {storage.describe()}/{r.path}")
+    uploaded = [r.path for r in results if r.status == "uploaded"]
+    if uploaded and isinstance(storage, LocalStorage):
+        report = refresh(storage, uploaded)
+        for error in report.errors:
+            print(f"skipped {error.path}: {error.reason}", file=sys.stderr)
+    elif uploaded:
+        print("the Cloud Function refreshes the index; `pypapo wait` waits for it")
+    return 0 if all(r.status == "uploaded" for r in results) else 1
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("upload", help="validate files and upload them create-only")
+    p.add_argument("target", help="a folder or gs://bucket[/prefix]")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--to", default="packages", help="folder inside TARGET (default: packages)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.set_defaults(func=cmd_upload)
