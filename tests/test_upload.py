@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from pypapo.cli import main
+from pypapo.errors import MetadataMismatchError
 from pypapo.sample import SampleProject, write_wheel
 from pypapo.storage.gcs import GCSStorage
-from pypapo.errors import MetadataMismatchError
 from pypapo.upload import upload, validate
 
 
