@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import os
 import subprocess
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -16,6 +15,7 @@ from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import quote
 
+from tests import process
 from tests.conftest import free_port, require_tool
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,43 +53,32 @@ class FunctionServer:
                 "PYTHONPATH": str(REPO / "generator"),
             }
         )
-        with self.log_path.open("wb") as out:
-            self.process = subprocess.Popen(
-                [
-                    binary,
-                    "--target=on_storage_event",
-                    "--signature-type=cloudevent",
-                    f"--source={REPO / 'function' / 'main.py'}",
-                    "--host=127.0.0.1",
-                    f"--port={self.port}",
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=REPO / "function",
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"functions-framework exited: {self.log_path.read_text()}")
-            try:
-                urllib.request.urlopen(self.url, timeout=1).close()
-            except urllib.error.HTTPError as e:  # GET / answers 405 once it serves
-                e.close()
-                return self
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"functions-framework did not start: {self.log_path.read_text()}")
+        self.process = process.start(
+            [
+                binary,
+                "--target=on_storage_event",
+                "--signature-type=cloudevent",
+                f"--source={REPO / 'function' / 'main.py'}",
+                "--host=127.0.0.1",
+                f"--port={self.port}",
+            ],
+            self.log_path,
+            env=env,
+            cwd=REPO / "function",
+        )
+        # GET / answers 405 once the framework serves
+        process.wait_ready(
+            self.process,
+            self.url,
+            self.log_path,
+            name="functions-framework",
+            timeout=timeout,
+            any_status=True,
+        )
+        return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        process.stop(self.process)
 
     def __enter__(self) -> FunctionServer:
         return self.start()

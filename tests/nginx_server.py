@@ -6,11 +6,10 @@ import os
 import re
 import shutil
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 from types import TracebackType
 
+from tests import process
 from tests.conftest import free_port, require_tool
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "nginx"
@@ -64,33 +63,16 @@ class NginxServer:
     def start(self, timeout: float = 15) -> NginxServer:
         binary = require_tool("nginx")
         conf = self.prepare()
-        with self.error_log.open("wb") as err:
-            self.process = subprocess.Popen(
-                [binary, "-p", f"{self.workdir}/", "-c", str(conf), "-g", _globals()],
-                stdout=err,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"nginx exited: {self.error_log.read_text()}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"nginx did not become ready: {self.error_log.read_text()}")
+        self.process = process.start(
+            [binary, "-p", f"{self.workdir}/", "-c", str(conf), "-g", _globals()], self.error_log
+        )
+        process.wait_ready(
+            self.process, self.url + "/healthz", self.error_log, name="nginx", timeout=timeout
+        )
+        return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        process.stop(self.process)
 
     def requested(self, suffix: str) -> list[str]:
         """Access log lines for request paths ending with ``suffix``."""

@@ -89,3 +89,20 @@ def test_files_get_long_cache_and_pages_short(served: PypapoServer) -> None:
     page = _raw(served, "HEAD", "/simple/first/")
     assert page.getheader("Cache-Control") == "public, max-age=10"
     assert page.getheader("Vary") == "Accept"
+
+
+def test_changed_paths_walks_new_directories(tmp_path: Path) -> None:
+    from watchfiles import Change  # noqa: PLC0415
+
+    from pypapo.serve import changed_paths  # noqa: PLC0415
+
+    wheel = add_wheel(tmp_path, "late", "1.0", sub="new dir/deeper")
+    (tmp_path / "simple").mkdir()
+    changes = [
+        (Change.added, str(tmp_path / "new dir")),
+        (Change.modified, str(tmp_path / "simple")),
+        (Change.deleted, str(tmp_path / "gone-1.0.tar.gz")),
+        (Change.added, "/elsewhere/x.whl"),
+    ]
+    expected = [wheel.relative_to(tmp_path).as_posix(), "gone-1.0.tar.gz"]
+    assert changed_paths(tmp_path.resolve(), changes) == sorted(expected)

@@ -147,15 +147,21 @@ class IndexHandler(BaseHTTPRequestHandler):
 
 
 def changed_paths(root: Path, changes: Iterable[tuple[object, str]]) -> list[str]:
-    """Object paths (relative, POSIX) from watchfiles changes, skipping pypapo's own pages."""
+    """Object paths (relative, POSIX) from watchfiles changes, skipping pypapo's own pages.
+
+    A new directory is walked: files created in it before the watcher saw it raise no event.
+    """
     paths: set[str] = set()
     for _change, raw in changes:
-        try:
-            rel = Path(raw).resolve().relative_to(root).as_posix()
-        except ValueError:
-            continue
-        if not rel.startswith(INDEX_PREFIX):
-            paths.add(rel)
+        changed = Path(raw)
+        found = [p for p in changed.rglob("*") if p.is_file()] if changed.is_dir() else [changed]
+        for path in found:
+            try:
+                rel = path.resolve().relative_to(root).as_posix()
+            except ValueError:
+                continue
+            if not rel.startswith(INDEX_PREFIX):
+                paths.add(rel)
     return sorted(paths)
 
 
