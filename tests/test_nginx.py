@@ -13,6 +13,7 @@ import pytest
 from pypapo.refresh import build
 from pypapo.storage.local import LocalStorage
 from tests.conftest import add_wheel, require_tool
+from tests.http_parity import STATUS_CASES
 from tests.nginx_server import NginxServer, _globals
 
 pytestmark = pytest.mark.e2e
@@ -64,20 +65,7 @@ def _get(
     return response, body
 
 
-@pytest.mark.parametrize(
-    ("path", "status", "location"),
-    [
-        ("/simple", 301, "simple/"),
-        ("/simple/first", 301, "first/"),
-        ("/simple/first/", 200, None),
-        ("/simple/nope/", 404, None),
-        ("/simple/first/.state.json", 404, None),
-        ("/pkgs/first-1.0-py3-none-any.whl.yanked", 404, None),
-        ("/pkgs/", 404, None),
-        ("/pkgs/.pypapo-tmp-x", 404, None),
-        ("/healthz", 200, None),
-    ],
-)
+@pytest.mark.parametrize(("path", "status", "location"), STATUS_CASES)
 def test_status_codes(nginx: NginxServer, path: str, status: int, location: str | None) -> None:
     response, _ = _get(nginx, path)
     assert response.status == status

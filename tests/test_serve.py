@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import add_wheel
+from tests.http_parity import STATUS_CASES
 from tests.pypapo_server import PypapoServer
 
 JSON = "application/vnd.pypi.simple.v1+json"
@@ -63,19 +64,7 @@ def _raw(server: PypapoServer, method: str, path: str) -> http.client.HTTPRespon
     return response
 
 
-@pytest.mark.parametrize(
-    ("path", "status", "location"),
-    [
-        ("/simple", 301, "simple/"),
-        ("/simple/first", 301, "first/"),
-        ("/simple/first/", 200, None),
-        ("/simple/nope/", 404, None),
-        ("/simple/first/.state.json", 404, None),
-        ("/pkgs/first-1.0-py3-none-any.whl.yanked", 404, None),
-        ("/pkgs/", 404, None),  # no directory listings
-        ("/healthz", 200, None),
-    ],
-)
+@pytest.mark.parametrize(("path", "status", "location"), STATUS_CASES)
 def test_status_codes(served: PypapoServer, path: str, status: int, location: str | None) -> None:
     response = _raw(served, "GET", path)
     assert response.status == status
