@@ -1,31 +1,52 @@
 """A Google Cloud Storage bucket (optionally below a prefix) as storage.
 
-Request map (each line one HTTP request):
-- ``stat``: objects.get (metadata); ``get``: one media GET (the generation comes back in the
-  ``x-goog-generation`` header); ``stream``: one media GET pinned to the generation, written to
-  the sink as it arrives; ``read_range``: one ranged media GET pinned to the generation.
-- ``put``: one multipart upload carrying Content-Type and Cache-Control, with
-  ``if_generation_match`` when a token is given (``0`` = create-only); ``delete`` likewise.
-- ``list``: objects.list pages with prefix, asking only for the fields ``ObjectInfo`` needs.
+Each protocol call maps to these JSON API requests (one line, one request; retries aside):
 
-Retries use the client's policy: reads always; conditional writes (guarded by a precondition)
-always; unconditional page writes too, because a page write is idempotent in effect — retrying
-it writes the same bytes, and a newer page is protected by refresh's reconcile-and-verify loop.
+- ``list``: objects.list pages (1,000 names each) with the prefix, asking only for the fields
+  ``ObjectInfo`` needs; lazily, one request per page.
+- ``stat``: objects.get (metadata). 404 -> ``None``.
+- ``get``: one media GET; the generation (the token) comes back in ``X-Goog-Generation``.
+- ``read_range``: one ranged media GET pinned with ``generation=``; 404 -> ``ObjectChangedError``.
+- ``stream``: one media GET pinned with ``generation=``, handed to the sink in 8 KiB pieces as
+  they arrive (constant memory), crc32c-checked incrementally; 404 -> ``ObjectChangedError``.
+- ``put``: one upload (multipart up to 8 MiB, resumable above) carrying Content-Type and
+  Cache-Control, with ``ifGenerationMatch`` when a token is given (``ABSENT`` is ``0``).
+- ``delete``: one DELETE; a conditional one first reads the object's metadata (see ``delete``).
+- ``set_metadata``: one objects.patch of the custom metadata.
+
+Retries: every call passes ``DEFAULT_RETRY`` (429, 408, 5xx, connection errors and timeouts,
+exponential back-off, bounded by ``retry_timeout``) instead of the client's per-method
+``ConditionalRetryPolicy`` defaults, which retry writes only when a precondition is given.
+Each of our requests is safe to repeat:
+- reads are idempotent; ``stream``/``get`` resume an interrupted body with a range request on
+  the same generation, so the sink never sees a byte twice;
+- conditional puts and deletes are guarded by ``ifGenerationMatch``: a repeat after a lost
+  success answer fails the precondition and reports "did not match" (``None``/``False``). That
+  is a false negative the callers already handle: refresh re-reads, finds its own write and
+  has nothing left to do;
+- unconditional puts write pages, sidecars and distributions whose bytes are a function of
+  their inputs, so a repeat writes the same bytes again (a page overtaken by a newer one is
+  rewritten by the refresh that wrote the newer one, which verifies after its write);
+- unconditional deletes and metadata patches converge to the same end state when repeated
+  (a repeated delete answers 404, reported as ``False``).
+Other failures (403, 400, retries exhausted) raise ``StorageError`` chained to the client's
+exception.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+import requests
 from google.api_core import exceptions
 from google.cloud import storage
+from google.cloud.storage.exceptions import DataCorruption, InvalidResponse
 from google.cloud.storage.retry import DEFAULT_RETRY
 
 from pypapo.storage import (
-    ABSENT,
     FILE_CACHE_CONTROL,
     PAGE_CACHE_CONTROL,
     Blob,
@@ -34,12 +55,33 @@ from pypapo.storage import (
     StorageError,
 )
 
+LIST_PAGE_SIZE = 1000
+"""Names per objects.list request (the JSON API's maximum)."""
+
 _LIST_FIELDS = "items(name,size,generation,timeCreated,metadata),nextPageToken"
+# fake-gcs-server has answered 409 where GCS answers 412; both mean "precondition failed"
 _PRECONDITION_FAILED = (exceptions.PreconditionFailed, exceptions.Conflict)
+# what the client raises once retries are exhausted or for a non-retryable answer
+_CLIENT_ERRORS = (exceptions.GoogleAPIError, requests.RequestException, InvalidResponse)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def new_client(project: str | None = None, credentials: Any = None) -> Any:
+    """A ``storage.Client`` (default credentials, or ``STORAGE_EMULATOR_HOST``) for pypapo.
+
+    The client's bucket-metadata cache is switched off: it only labels OpenTelemetry spans,
+    and to fill it the client sends a background bucket GET per bucket and another after every
+    404 — doubling the cost of the misses refresh relies on (and needing buckets.get).
+    """
+    client = storage.Client(project=project, credentials=credentials)
+    if hasattr(client, "_bucket_metadata_cache"):
+        # private, but the only other switch is an environment variable
+        client._bucket_metadata_cache = None
+    return client
 
 
 class _SinkWriter:
-    """A write-only file object that hands each chunk to the sink (no buffering)."""
+    """A write-only file object that hands each chunk to the sink as it arrives."""
 
     def __init__(self, sink: Callable[[bytes], object]) -> None:
         self._sink = sink
@@ -52,92 +94,139 @@ class _SinkWriter:
         return None
 
 
-def _created(blob: Any) -> datetime:
-    when = blob.time_created
-    if when is None:
-        return datetime(1970, 1, 1, tzinfo=UTC)
-    result: datetime = when.astimezone(UTC)
-    return result
+def _generation_number(token: str) -> int | None:
+    """The generation a token names, or ``None`` for a token no GCS object can have."""
+    return int(token) if token.isascii() and token.isdecimal() else None
 
 
 class GCSStorage:
     """Objects of one bucket below ``prefix``; object paths are relative to the prefix."""
 
-    def __init__(self, bucket: Any, prefix: str = "", *, retry_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        bucket: Any,
+        prefix: str = "",
+        *,
+        retry_timeout: float = 60.0,
+        retry: Any = None,
+        page_size: int = LIST_PAGE_SIZE,
+    ) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         # how long one call keeps retrying transient errors before giving up (and failing the
         # refresh, so that the event is redelivered)
-        self.retry = DEFAULT_RETRY.with_timeout(retry_timeout)
+        self.retry = retry if retry is not None else DEFAULT_RETRY.with_timeout(retry_timeout)
+        self.page_size = page_size
 
     @classmethod
     def from_url(
         cls, url: str, client: Any | None = None, *, retry_timeout: float = 60.0
     ) -> GCSStorage:
+        """``gs://bucket[/prefix]``; without ``client`` one is made with default credentials."""
         if not url.startswith("gs://"):
             raise StorageError(f"not a gs:// URL: {url!r}")
         bucket_name, _, prefix = url[len("gs://") :].partition("/")
         if not bucket_name:
             raise StorageError(f"no bucket in {url!r}")
-        client = client if client is not None else storage.Client()
+        client = client if client is not None else new_client()
         return cls(client.bucket(bucket_name), prefix, retry_timeout=retry_timeout)
 
     def describe(self) -> str:
         return f"gs://{self.bucket.name}/{self.prefix}".rstrip("/")
 
-    def _name(self, path: str) -> str:
-        if not path or path.startswith("/") or ".." in path.split("/"):
-            raise StorageError(f"object path must be relative and inside the index: {path!r}")
-        return self.prefix + path
+    def _url(self, path: str) -> str:
+        return f"gs://{self.bucket.name}/{self.prefix}{path}"
 
-    def _info(self, blob: Any) -> ObjectInfo:
+    def _failure(self, action: str, path: str, error: Exception) -> StorageError:
+        return StorageError(
+            f"cannot {action} ({type(error).__name__}: {error}): {self._url(path)!r}"
+        )
+
+    def _name(self, path: str) -> str:
+        """The object name of ``path``, normalised like a local path (``a//b``, ``./a``)."""
+        pure = PurePosixPath(path)
+        if pure.is_absolute() or ".." in pure.parts or not pure.parts:
+            raise StorageError(f"object path must be relative and inside the index: {path!r}")
+        return self.prefix + "/".join(pure.parts)
+
+    def _info(self, blob: Any, path: str) -> ObjectInfo:
+        created = blob.time_created
         return ObjectInfo(
-            path=blob.name[len(self.prefix) :],
+            path=path,
             size=int(blob.size or 0),
             generation=str(blob.generation),
-            created=_created(blob),
+            created=created.astimezone(UTC) if created is not None else _EPOCH,
             metadata=dict(blob.metadata or {}),
         )
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         blobs = self.bucket.client.list_blobs(
-            self.bucket, prefix=self.prefix + prefix, fields=_LIST_FIELDS, retry=self.retry
+            self.bucket,
+            prefix=self.prefix + prefix,
+            fields=_LIST_FIELDS,
+            page_size=self.page_size,
+            retry=self.retry,
         )
-        for blob in blobs:
-            yield self._info(blob)
+        try:
+            for blob in blobs:
+                path = blob.name[len(self.prefix) :]
+                # skip names no path can address: console "folders" ("a/") and names that
+                # normalise to another ("a//b"); a local folder cannot hold them either
+                if path and "/".join(PurePosixPath(path).parts) == path:
+                    yield self._info(blob, path)
+        except _CLIENT_ERRORS as e:
+            raise self._failure("list", prefix, e) from e
 
     def stat(self, path: str) -> ObjectInfo | None:
-        blob = self.bucket.get_blob(self._name(path), retry=self.retry)
-        return None if blob is None else self._info(blob)
+        name = self._name(path)
+        try:
+            blob = self.bucket.get_blob(name, retry=self.retry)
+        except _CLIENT_ERRORS as e:
+            raise self._failure("stat", path, e) from e
+        return None if blob is None else self._info(blob, path)
 
     def _pinned(self, path: str, generation: str) -> Any:
-        return self.bucket.blob(self._name(path), generation=int(generation))
+        number = _generation_number(generation)
+        if number is None:
+            raise ObjectChangedError(path, generation)
+        return self.bucket.blob(self._name(path), generation=number)
 
     def read_range(self, path: str, start: int, end: int, generation: str) -> bytes:
+        blob = self._pinned(path, generation)
         if end <= start:
             return b""
         try:
-            data: bytes = self._pinned(path, generation).download_as_bytes(
+            data: bytes = blob.download_as_bytes(
                 start=start, end=end - 1, checksum=None, retry=self.retry
             )
-        except exceptions.NotFound as e:
+        except (exceptions.NotFound, *_PRECONDITION_FAILED) as e:
             raise ObjectChangedError(path, generation) from e
+        except exceptions.RequestRangeNotSatisfiable:
+            return b""  # start at or past the end: nothing there, as in a file
+        except _CLIENT_ERRORS as e:
+            raise self._failure("read", path, e) from e
         return data
 
     def stream(self, path: str, generation: str, sink: Callable[[bytes], object]) -> None:
+        blob = self._pinned(path, generation)
         try:
-            self._pinned(path, generation).download_to_file(
-                _SinkWriter(sink), checksum=None, retry=self.retry
-            )
-        except exceptions.NotFound as e:
+            # "auto": crc32c (md5 without the C extension), updated chunk by chunk and checked
+            # at the end; a mismatch raises DataCorruption after the sink saw the bytes
+            blob.download_to_file(_SinkWriter(sink), checksum="auto", retry=self.retry)
+        except (exceptions.NotFound, *_PRECONDITION_FAILED) as e:
             raise ObjectChangedError(path, generation) from e
+        except (*_CLIENT_ERRORS, DataCorruption) as e:
+            raise self._failure("read", path, e) from e
 
     def get(self, path: str) -> Blob | None:
         blob = self.bucket.blob(self._name(path))
         try:
-            data: bytes = blob.download_as_bytes(checksum=None, retry=self.retry)
+            data: bytes = blob.download_as_bytes(checksum="auto", retry=self.retry)
         except exceptions.NotFound:
             return None
+        except (*_CLIENT_ERRORS, DataCorruption) as e:
+            raise self._failure("read", path, e) from e
+        # the client fills the generation from the response's X-Goog-Generation header
         return Blob(data, str(blob.generation))
 
     def put(
@@ -151,58 +240,82 @@ class GCSStorage:
     ) -> str | None:
         blob = self.bucket.blob(self._name(path))
         blob.cache_control = cache_control
-        kwargs: dict[str, Any] = {"content_type": content_type, "retry": self.retry}
+        kwargs: dict[str, Any] = {}
         if if_token is not None:
-            kwargs["if_generation_match"] = int(if_token)
+            kwargs["if_generation_match"] = _generation_number(if_token)
+            if kwargs["if_generation_match"] is None:
+                return None  # a token of another storage matches no generation
         try:
-            blob.upload_from_string(data, **kwargs)
+            blob.upload_from_string(data, content_type=content_type, retry=self.retry, **kwargs)
         except _PRECONDITION_FAILED:
             return None
+        except _CLIENT_ERRORS as e:
+            raise self._failure("write", path, e) from e
         return str(blob.generation)
 
     def delete(self, path: str, *, if_token: str | None = None) -> bool:
-        blob = self.bucket.blob(self._name(path))
-        kwargs: dict[str, Any] = {"retry": self.retry}
-        if if_token is not None:
-            if if_token == ABSENT:
-                return False
-            kwargs["if_generation_match"] = int(if_token)
-            # GCS enforces the precondition; some emulators ignore it on deletes, so look first
-            # too (one more request) — it narrows their race window to the two calls' gap.
-            current = self.bucket.get_blob(blob.name, retry=self.retry)
-            if current is None or str(current.generation) != if_token:
-                return False
+        name = self._name(path)
+        kwargs: dict[str, Any] = {}
         try:
-            blob.delete(**kwargs)
+            if if_token is not None:
+                generation = _generation_number(if_token)
+                if not generation:  # ABSENT ("0"): an absent object cannot be deleted
+                    return False
+                kwargs["if_generation_match"] = generation
+                # GCS enforces the precondition on its own; fake-gcs-server ignores it on
+                # deletes, so read the generation first too. One more request, on a rare path
+                # (a project losing its last file), and the emulator's race window shrinks to
+                # the gap between the two requests.
+                current = self.bucket.get_blob(name, retry=self.retry)
+                if current is None or current.generation != generation:
+                    return False
+            self.bucket.blob(name).delete(retry=self.retry, **kwargs)
         except (exceptions.NotFound, *_PRECONDITION_FAILED):
             return False
+        except _CLIENT_ERRORS as e:
+            raise self._failure("delete", path, e) from e
         return True
 
     def set_metadata(self, path: str, key: str, value: str | None) -> None:
-        blob = self.bucket.get_blob(self._name(path), retry=self.retry)
-        if blob is None:
-            raise StorageError(f"no such object: {self.describe()}/{path}")
-        metadata = dict(blob.metadata or {})
-        if value is None:
-            if key not in metadata:
-                return
-            del metadata[key]
-        else:
-            metadata[key] = value
-        # a full update (not a patch) replaces the metadata map, which removes a key on GCS
-        # and on emulators that keep keys patched to null; the metageneration guards the swap
-        blob.metadata = metadata
-        blob.update(if_metageneration_match=blob.metageneration, retry=self.retry)
-
-    def upload_file(self, path: str, local: Path, *, create_only: bool = True) -> str | None:
-        """Upload a distribution (resumable above 8 MiB); ``None`` if it exists and create_only."""
         blob = self.bucket.blob(self._name(path))
-        blob.cache_control = FILE_CACHE_CONTROL
-        kwargs: dict[str, Any] = {"retry": self.retry}
-        if create_only:
-            kwargs["if_generation_match"] = 0
+        # a patch merges into the object's metadata: {key: value} sets one key, {key: None}
+        # is sent as JSON null, which removes it; the generation (and the content) stay
+        blob.metadata = {key: value}
         try:
-            blob.upload_from_filename(str(local), **kwargs)
+            blob.patch(retry=self.retry)
+            if value is None and key in (blob.metadata or {}):
+                # fake-gcs-server stores a key patched to null as "" (which would read as a
+                # yank without reason); GCS never gets here. Replace the whole map instead.
+                metadata = {k: v for k, v in blob.metadata.items() if k != key}
+                blob.metadata = metadata
+                blob.update(if_metageneration_match=blob.metageneration, retry=self.retry)
+        except exceptions.NotFound as e:
+            raise StorageError(f"no such object: {self._url(path)!r}") from e
+        except _CLIENT_ERRORS as e:
+            raise self._failure("update metadata of", path, e) from e
+
+    def upload_file(
+        self,
+        path: str,
+        local_file: Path,
+        *,
+        create_only: bool = True,
+        content_type: str = "application/octet-stream",
+        cache_control: str = FILE_CACHE_CONTROL,
+    ) -> str | None:
+        """Upload a distribution from disk: multipart up to 8 MiB, resumable (in chunks, with
+        constant memory) above. Returns the new generation, or ``None`` when ``create_only``
+        and the object exists (``ifGenerationMatch=0``; GCS checks it on both kinds of upload,
+        fake-gcs-server only on multipart ones)."""
+        blob = self.bucket.blob(self._name(path))
+        blob.cache_control = cache_control
+        kwargs: dict[str, Any] = {"if_generation_match": 0} if create_only else {}
+        try:
+            blob.upload_from_filename(
+                str(local_file), content_type=content_type, retry=self.retry, **kwargs
+            )
         except _PRECONDITION_FAILED:
             return None
+        except _CLIENT_ERRORS as e:
+            raise self._failure("upload", path, e) from e
         return str(blob.generation)
