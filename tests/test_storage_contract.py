@@ -523,6 +523,13 @@ def test_gcs_precondition_answers(fast: GCSStorage, wire: Wire, status: int) -> 
     with pytest.raises(ObjectChangedError):
         fast.stream("a.json", token, lambda _: None)
     assert fast.get("a.json").data == b"1"  # type: ignore[union-attr]
+    # without a precondition there is nothing to mismatch: the answer is a failure
+    wire.fail_once("POST ", status)
+    with pytest.raises(StorageError, match="cannot write"):
+        fast.put("a.json", b"2", content_type="text/plain")
+    wire.fail_once("DELETE ", status)
+    with pytest.raises(StorageError, match="cannot delete"):
+        fast.delete("a.json")
     assert wire.failures == []
 
 

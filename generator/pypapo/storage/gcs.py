@@ -247,7 +247,9 @@ class GCSStorage:
                 return None  # a token of another storage matches no generation
         try:
             blob.upload_from_string(data, content_type=content_type, retry=self.retry, **kwargs)
-        except _PRECONDITION_FAILED:
+        except _PRECONDITION_FAILED as e:
+            if if_token is None:  # no precondition was sent: a 409 is a failure, not "no match"
+                raise self._failure("write", path, e) from e
             return None
         except _CLIENT_ERRORS as e:
             raise self._failure("write", path, e) from e
@@ -270,7 +272,11 @@ class GCSStorage:
                 if current is None or current.generation != generation:
                     return False
             self.bucket.blob(name).delete(retry=self.retry, **kwargs)
-        except (exceptions.NotFound, *_PRECONDITION_FAILED):
+        except exceptions.NotFound:
+            return False
+        except _PRECONDITION_FAILED as e:
+            if if_token is None:
+                raise self._failure("delete", path, e) from e
             return False
         except _CLIENT_ERRORS as e:
             raise self._failure("delete", path, e) from e
@@ -314,7 +320,9 @@ class GCSStorage:
             blob.upload_from_filename(
                 str(local_file), content_type=content_type, retry=self.retry, **kwargs
             )
-        except _PRECONDITION_FAILED:
+        except _PRECONDITION_FAILED as e:
+            if not create_only:
+                raise self._failure("upload", path, e) from e
             return None
         except _CLIENT_ERRORS as e:
             raise self._failure("upload", path, e) from e
