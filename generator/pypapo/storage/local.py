@@ -144,13 +144,15 @@ class LocalStorage:
         del content_type, cache_control  # a folder has no object metadata; NGINX sets headers
         fs = self._fs(path)
         tmp = fs.with_name(f".pypapo-tmp-{fs.name}-{os.getpid()}-{threading.get_ident():x}")
-        for _ in range(3):  # a concurrent delete may remove the emptied directory under us
-            fs.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(5):  # a concurrent delete may remove the emptied directory under us
             try:
+                fs.parent.mkdir(parents=True, exist_ok=True)
                 tmp.write_bytes(data)
                 break
-            except FileNotFoundError:
+            except (FileNotFoundError, FileExistsError):
                 continue
+        else:
+            raise StorageError(f"cannot create {path!r}: its directory keeps disappearing")
         try:
             with self._locked_dir(fs.parent):
                 if if_token is not None:
@@ -164,15 +166,13 @@ class LocalStorage:
 
     def delete(self, path: str, *, if_token: str | None = None) -> bool:
         fs = self._fs(path)
-        if not fs.parent.is_dir():
-            return False
-        with self._locked_dir(fs.parent):
-            if if_token is not None and self._current_token(fs) != if_token:
-                return False
-            try:
+        try:
+            with self._locked_dir(fs.parent):
+                if if_token is not None and self._current_token(fs) != if_token:
+                    return False
                 fs.unlink()
-            except FileNotFoundError:
-                return False
+        except (FileNotFoundError, NotADirectoryError):  # the object or its directory is gone
+            return False
         with contextlib.suppress(OSError):  # only succeeds once the directory is empty
             fs.parent.rmdir()
         return True
@@ -186,5 +186,7 @@ class LocalStorage:
         marker = fs.with_name(fs.name + YANK_SUFFIX)
         if value is None:
             marker.unlink(missing_ok=True)
-        else:
-            marker.write_text(value + "\n", "utf-8")
+            return
+        tmp = marker.with_name(f".pypapo-tmp-{marker.name}-{os.getpid()}-{threading.get_ident():x}")
+        tmp.write_text(value + "\n", "utf-8")
+        tmp.replace(marker)  # a concurrent stat never reads a half-written reason
