@@ -1,0 +1,1 @@
+"""Benchmarks of pypapo against the tools a user would pick instead (``python bench/run.py``)."""

@@ -1,0 +1,54 @@
+"""Run one refresh of one object in a fresh process and print its peak RSS (the bench's memory
+row): ``python -m bench.rss_child local ROOT PATH`` or ``... gcs EMULATOR_URL BUCKET PATH``."""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from collections.abc import Sequence
+
+from pypapo.refresh import refresh
+from pypapo.storage import Storage
+from pypapo.storage.local import LocalStorage
+
+
+def _storage(kind: str, args: Sequence[str]) -> Storage:
+    if kind == "local":
+        return LocalStorage(args[0])
+    from google.auth.credentials import AnonymousCredentials  # noqa: PLC0415
+    from google.cloud import storage  # noqa: PLC0415
+
+    from pypapo.storage.gcs import GCSStorage  # noqa: PLC0415
+
+    client = storage.Client(
+        project="bench",
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        client_options={"api_endpoint": args[0]},
+    )
+    return GCSStorage(client.bucket(args[1]))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    kind, path = args[0], args[-1]
+    store = _storage(kind, args[1:-1])
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    report = refresh(store, [path])
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    body = {
+        "peak_kib": peak,
+        "baseline_kib": baseline,
+        "seconds": seconds,
+        "files": report.files,
+        "errors": [str(e) for e in report.errors],
+    }
+    print(json.dumps(body))
+    return 1 if report.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
