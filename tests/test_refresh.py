@@ -210,3 +210,23 @@ def test_many_concurrent_refreshes_of_one_project(tmp_path: Path, threads: int) 
     before = {p: (tmp_path / p).read_bytes() for p in ("simple/proj/index.html", ROOT_JSON)}
     build(storage)
     assert before == {p: (tmp_path / p).read_bytes() for p in before}
+
+
+@pytest.mark.parametrize(
+    "garbage", [b"not json", b'{"format": 99}', b'{"format":1,"name":"other","records":[]}']
+)
+def test_corrupt_state_is_reported_and_build_repairs_it(tmp_path: Path, garbage: bytes) -> None:
+    wheel = add_wheel(tmp_path, "proj", "1.0")
+    other = add_wheel(tmp_path, "fine", "1.0")
+    storage = LocalStorage(tmp_path)
+    build(storage)
+    expected = (tmp_path / page_path("proj", "json")).read_bytes()
+    (tmp_path / state_path("proj")).write_bytes(garbage)
+    report = refresh(storage, [_rel(tmp_path, wheel), _rel(tmp_path, other)])
+    [error] = report.errors
+    assert error.path == state_path("proj")
+    assert "run `pypapo build`" in error.reason
+    assert report.projects == {"fine"}  # the other project was still refreshed
+    assert build(storage).errors == []
+    assert (tmp_path / page_path("proj", "json")).read_bytes() == expected
+    assert refresh(storage, [_rel(tmp_path, wheel)]).errors == []

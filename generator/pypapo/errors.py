@@ -45,6 +45,12 @@ class DuplicateFileError(BadDistributionError):
     kind = "duplicate file"
 
 
+class CorruptStateError(BadDistributionError):
+    """A project's state object cannot be read (hand-edited, or written by someone else)."""
+
+    kind = "corrupt state"
+
+
 class ConflictError(Exception):
     """A compare-and-swap kept losing to concurrent writers past the retry budget."""
 

@@ -28,7 +28,12 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from pypapo import render
 from pypapo.distribution import Parsed, parse_distribution, yank_reason
-from pypapo.errors import BadDistributionError, ConflictError, DuplicateFileError
+from pypapo.errors import (
+    BadDistributionError,
+    ConflictError,
+    CorruptStateError,
+    DuplicateFileError,
+)
 from pypapo.layout import (
     INDEX_PREFIX,
     ROOT_HTML,
@@ -48,6 +53,7 @@ from pypapo.storage import (
     ABSENT,
     FILE_CACHE_CONTROL,
     PAGE_CACHE_CONTROL,
+    Blob,
     ObjectChangedError,
     ObjectInfo,
     Storage,
@@ -84,11 +90,34 @@ def _backoff(attempt: int) -> None:
     time.sleep(random.uniform(0, min(0.5, 0.005 * 2**attempt)))  # noqa: S311
 
 
-def _load_state(storage: Storage, project: NormalizedName) -> tuple[ProjectState, str]:
+def _load_state(
+    storage: Storage, project: NormalizedName, *, repair: bool = False
+) -> tuple[ProjectState, str]:
     blob = storage.get(state_path(project))
+    return _parse_state(project, blob, repair=repair), blob.token if blob is not None else ABSENT
+
+
+def _parse_state(project: NormalizedName, blob: Blob | None, *, repair: bool) -> ProjectState:
+    """An unreadable state is an error for a refresh, which cannot know the project's other
+    files; a full build (``repair``) starts it afresh from its listing and overwrites it by
+    compare-and-swap."""
     if blob is None:
-        return ProjectState(project), ABSENT
-    return ProjectState.from_json(blob.data), blob.token
+        return ProjectState(project)
+    problem: Exception | None = None
+    try:
+        state = ProjectState.from_json(blob.data)
+    except (ValueError, KeyError, TypeError) as e:
+        problem = e
+    else:
+        if state.name == project:
+            return state
+        problem = ValueError(f"it names project {state.name!r}")
+    if repair:
+        return ProjectState(project)
+    raise CorruptStateError(
+        state_path(project),
+        f"unreadable project state ({problem}); run `pypapo build` to rebuild it",
+    ) from problem
 
 
 class _ProjectUpdate:
@@ -117,7 +146,7 @@ class _ProjectUpdate:
 
     def run(self) -> Report:
         for attempt in range(MAX_ATTEMPTS):
-            old, token = _load_state(self.storage, self.project)
+            old, token = _load_state(self.storage, self.project, repair=self.full)
             try:
                 new, errors = self._desired(old, first=attempt == 0)
             except ObjectChangedError:
@@ -205,11 +234,7 @@ class _ProjectUpdate:
                 self._tally(state)
                 return
             self.report.conflicts += 1
-            state = (
-                ProjectState.from_json(blob.data)
-                if blob is not None
-                else ProjectState(self.project)
-            )
+            state = _parse_state(self.project, blob, repair=self.full)
             token = now_token
         raise ConflictError(f"pages of project {self.project!r}", MAX_ATTEMPTS)
 
@@ -380,7 +405,10 @@ def refresh(storage: Storage, paths: Iterable[str]) -> Report:
     """Update the index for these changed object paths; reads only the affected projects."""
     report = Report()
     for project, project_paths in sorted(_group(paths, report).items()):
-        report.merge(_ProjectUpdate(storage, project, project_paths).run())
+        try:
+            report.merge(_ProjectUpdate(storage, project, project_paths).run())
+        except CorruptStateError as e:  # other projects still get their refresh
+            report.errors.append(e)
     return report
 
 
