@@ -21,10 +21,11 @@ from typing import Any
 
 from bench import report
 from bench.corpus import Corpus, Spec, add_upload, generate, link_copy, write_big_wheel
-from bench.counting import CountingStorage, HTTPCounter
+from bench.counting import HTTPCounter
 from bench.report import Row, Samples
 from bench.servers import REPO, gcs_emulator, nginx, pypiserver, wrk
 from pypapo.refresh import build, refresh
+from pypapo.storage.counting import CountingStorage
 from pypapo.storage.local import LocalStorage
 
 BIN = Path(sys.executable).parent
@@ -227,7 +228,7 @@ def one_upload(ctx: Context, spec: Spec) -> list[Row]:
             "upload ops",
             "storage operations per upload refresh (local folder)",
             Samples(tuple(ops), "ops"),
-            note="existing project of 20 files; counted by bench/counting.py",
+            note="existing project of 20 files; counted by pypapo.storage.counting",
         ),
     ]
 

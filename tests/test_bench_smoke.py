@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 from bench.corpus import Spec, add_upload, generate, project_name, write_big_wheel
-from bench.counting import CountingStorage
 from bench.from_list import build_from_list, project_key
 from bench.report import Results, Samples, bounded, fraction, info, speedup
 from bench.servers import nginx_config
 
 from pypapo.layout import parse_dist_filename
 from pypapo.refresh import build, refresh
+from pypapo.storage.counting import CountingStorage
 from pypapo.storage.local import LocalStorage
 
 

@@ -10,9 +10,9 @@ from pypi_simple import ProjectPage
 
 from pypapo.layout import ROOT_JSON, page_path
 from pypapo.refresh import build
+from pypapo.storage.counting import CountingStorage
 from pypapo.storage.local import LocalStorage
 from tests.conftest import add_sdist, add_wheel
-from tests.counting import CountingStorage
 
 
 def _tree(root: Path) -> dict[str, bytes]:

@@ -20,8 +20,8 @@ from pypapo.errors import (
 )
 from pypapo.reader import HEAD, TAIL
 from pypapo.sample import SampleProject, sdist_bytes, wheel_bytes
+from pypapo.storage.counting import CountingStorage
 from pypapo.storage.local import LocalStorage
-from tests.counting import CountingStorage
 
 
 def _put(root: Path, path: str, data: bytes) -> CountingStorage:

@@ -14,9 +14,9 @@ from pypapo.errors import DuplicateFileError, InvalidArchiveError
 from pypapo.layout import ROOT_HTML, ROOT_JSON, page_path, state_path
 from pypapo.refresh import build, refresh
 from pypapo.storage import YANK_KEY
+from pypapo.storage.counting import CountingStorage
 from pypapo.storage.local import LocalStorage
 from tests.conftest import add_sdist, add_wheel
-from tests.counting import CountingStorage
 
 
 def _json(root: Path, project: str) -> dict[str, object]:
