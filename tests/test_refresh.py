@@ -52,16 +52,16 @@ def test_new_upload_indexes_only_its_project(tmp_path: Path) -> None:
     assert sidecar.read_bytes().startswith(b"Metadata-Version: 2.3\nName: New.Project\n")
 
 
-def test_upload_into_existing_project_costs_at_most_eight_operations(tmp_path: Path) -> None:
+def test_upload_into_existing_project_costs_at_most_nine_operations(tmp_path: Path) -> None:
     add_wheel(tmp_path, "proj", "1.0")
     build(LocalStorage(tmp_path))
     wheel = add_wheel(tmp_path, "proj", "1.1")
     storage = CountingStorage(LocalStorage(tmp_path))
     refresh(storage, [_rel(tmp_path, wheel)])
-    assert storage.calls["put"] == 4  # state, sidecar, index.html, index.json
+    assert storage.calls["put"] == 5  # state, sidecar, index.html, index.json, browse page
     assert storage.calls["stream"] == 1
     assert storage.calls["read_range"] == 0
-    assert storage.total <= 8, storage.calls
+    assert storage.total <= 9, storage.calls
     assert storage.bytes_read <= wheel.stat().st_size + 64 * 1024
 
 

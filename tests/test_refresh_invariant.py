@@ -17,7 +17,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pypapo.layout import INDEX_PREFIX, SIDECAR_SUFFIX
+from pypapo.layout import BROWSE_PREFIX, INDEX_PREFIX, SIDECAR_SUFFIX
 from pypapo.refresh import build, refresh
 from pypapo.sample import SampleProject, sdist_bytes, wheel_bytes
 from pypapo.storage import YANK_KEY, Storage
@@ -98,10 +98,12 @@ def apply(storage: Storage, put_file: Callable[[str, bytes], None], op: Op) -> s
 
 
 def snapshot(storage: Storage) -> dict[str, bytes]:
-    """Every page, state and sidecar pypapo wrote."""
+    """Every page (machine and browse), state and sidecar pypapo wrote."""
     result: dict[str, bytes] = {}
     for info in storage.list():
-        if info.path.startswith(INDEX_PREFIX) or info.path.endswith(SIDECAR_SUFFIX):
+        if info.path.startswith((INDEX_PREFIX, BROWSE_PREFIX)) or info.path.endswith(
+            SIDECAR_SUFFIX
+        ):
             blob = storage.get(info.path)
             assert blob is not None
             result[info.path] = blob.data

@@ -7,11 +7,13 @@ Per project, in this order:
 1. Compare-and-swap the project state (``simple/<p>/.state.json``) against the token read at
    the start of the attempt; on conflict re-read the state, re-stat the objects and retry.
 2. Reconcile from the committed state: sidecars, then ``index.html``, then (only when the
-   project appears or disappears) the root pages, and ``index.json`` last. Then re-read the
-   state token; if another writer committed meanwhile, reconcile again from the newer state.
-   The last writer of every page has thus seen the final state, whatever the interleaving.
-Because ``index.json`` is written last, "``index.json`` matches the state" means every earlier
-step is done; a no-op refresh checks just that, so a retried event repairs a crashed one.
+   project appears or disappears) the root pages, then ``index.json``, and the human browse
+   page (``browse/<p>/index.html``) last, so it never shows what installers cannot see yet.
+   Then re-read the state token; if another writer committed meanwhile, reconcile again from
+   the newer state. The last writer of every page has thus seen the final state.
+Because ``index.json`` and then the browse page are written last, "both match the state" means
+every earlier step is done; a no-op refresh checks just that (two GETs), so a retried event
+repairs a crashed one.
 """
 
 from __future__ import annotations
@@ -26,15 +28,17 @@ from dataclasses import dataclass, field, replace
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from pypapo import render
+from pypapo import browse, render
 from pypapo.distribution import Parsed, parse_distribution, yank_reason
 from pypapo.errors import (
     BadDistributionError,
     ConflictError,
     CorruptStateError,
     DuplicateFileError,
+    InvalidFilenameError,
 )
 from pypapo.layout import (
+    BROWSE_PREFIX,
     INDEX_PREFIX,
     ROOT_HTML,
     ROOT_JSON,
@@ -220,7 +224,7 @@ class _ProjectUpdate:
     # -- step 2: reconcile pages with the committed state ---------------------------------
 
     def _finish(self, state: ProjectState, token: str, *, committed: bool, was_empty: bool) -> None:
-        if not committed and not self.full and self._json_current(state):
+        if not committed and not self.full and self._pages_current(state):
             self._tally(state)
             return
         root_changes = committed and was_empty != (not state.records)
@@ -243,11 +247,25 @@ class _ProjectUpdate:
             self.report.projects.add(self.project)
             self.report.files = len(state.files())
 
-    def _json_current(self, state: ProjectState) -> bool:
-        blob = self.storage.get(page_path(self.project, "json"))
-        if not state.records:
-            return blob is None
-        return blob is not None and blob.data == render.project_json(state)
+    def _pages_current(self, state: ProjectState) -> bool:
+        # index.json, then the browse page, are written last: when both match the state, every
+        # earlier write is done
+        expected = (
+            (
+                (page_path(self.project, "json"), render.project_json(state)),
+                (browse.project_page_path(self.project), browse.project_page(state)),
+            )
+            if state.records
+            else (
+                (page_path(self.project, "json"), None),
+                (browse.project_page_path(self.project), None),
+            )
+        )
+        for path, data in expected:
+            blob = self.storage.get(path)
+            if (blob.data if blob is not None else None) != data:
+                return False
+        return True
 
     def _reconcile_sidecars(self, state: ProjectState) -> None:
         records = state.by_path()
@@ -293,11 +311,17 @@ class _ProjectUpdate:
             if root:
                 reconcile_root(self.storage, self.project, self.report)
             self._put(page_path(self.project, "json"), render.project_json(state))
+            self._put(
+                browse.project_page_path(self.project),
+                browse.project_page(state),
+                browse.CONTENT_TYPE,
+            )
         else:
             self._delete(page_path(self.project, "html"))
             if root:
                 reconcile_root(self.storage, self.project, self.report)
             self._delete(page_path(self.project, "json"))
+            self._delete(browse.project_page_path(self.project))
 
     def _put(
         self,
@@ -342,10 +366,13 @@ def _swap_root_json(storage: Storage, names: set[str], token: str) -> str | None
 
 
 def _write_root_html(storage: Storage, names: set[str]) -> None:
+    """The root HTML page, then the browse root (never ahead of the machine pages)."""
     if names:
         storage.put(ROOT_HTML, render.root_html(names), content_type=render.HTML_CONTENT_TYPE)
+        storage.put(browse.ROOT_PAGE, browse.root_page(names), content_type=browse.CONTENT_TYPE)
     else:
         storage.delete(ROOT_HTML)
+        storage.delete(browse.ROOT_PAGE)
 
 
 def _token_of(storage: Storage, path: str) -> str:
@@ -390,7 +417,16 @@ def _group(paths: Iterable[str], report: Report) -> dict[NormalizedName, set[str
     for raw in paths:
         path = raw[: -len(YANK_MARKER_SUFFIX)] if raw.endswith(YANK_MARKER_SUFFIX) else raw
         if not looks_like_distribution(path):
-            report.ignored.append(raw)
+            if path == raw and _in_reserved_prefix(path):
+                report.errors.append(
+                    InvalidFilenameError(
+                        path,
+                        f"inside {path.split('/')[0]}/, which pypapo reserves for its own "
+                        "pages; upload distributions elsewhere",
+                    )
+                )
+            else:
+                report.ignored.append(raw)
             continue
         try:
             dist = parse_dist_filename(path)
@@ -399,6 +435,23 @@ def _group(paths: Iterable[str], report: Report) -> dict[NormalizedName, set[str
             continue
         groups.setdefault(dist.project, set()).add(path)
     return groups
+
+
+def _in_reserved_prefix(path: str) -> bool:
+    """A distribution-named object a user put among pypapo's pages (never indexed)."""
+    return path.startswith((INDEX_PREFIX, BROWSE_PREFIX)) and path.endswith(
+        (".whl", ".tar.gz", ".zip")
+    )
+
+
+def _page_project(path: str) -> str | None:
+    """The project whose page, state or browse page ``path`` is (``simple/<p>/...``)."""
+    for prefix in (INDEX_PREFIX, BROWSE_PREFIX):
+        if path.startswith(prefix):
+            head, sep, rest = path[len(prefix) :].partition("/")
+            if sep and head and rest in ("index.html", "index.json", STATE_NAME):
+                return head
+    return None
 
 
 def refresh(storage: Storage, paths: Iterable[str]) -> Report:
@@ -421,12 +474,11 @@ def build(
     """Index everything from scratch (also a repair: it converges to the same bytes)."""
     report = Report()
     objects = {info.path: info for info in storage.list()}
-    groups = _group((p for p in objects if not is_own_write(p)), report)
+    groups = _group((p for p in objects if not is_own_write(p) or _in_reserved_prefix(p)), report)
     report.ignored = [p for p in report.ignored if not is_own_write(p)]
+    # projects with any state or page left: a project whose files are gone loses its pages
     stale = {
-        canonicalize_name(p[len(INDEX_PREFIX) : -len(STATE_NAME) - 1])
-        for p in objects
-        if p.startswith(INDEX_PREFIX) and p.endswith("/" + STATE_NAME)
+        canonicalize_name(project) for project in map(_page_project, objects) if project is not None
     }
     projects = sorted(set(groups) | stale)
     done = 0
@@ -483,8 +535,11 @@ def reconcile_all_roots(storage: Storage, report: Report) -> None:
             token = new_token
             report.writes += 1
         html = storage.get(ROOT_HTML)
+        human = storage.get(browse.ROOT_PAGE)
         if (html.data if html is not None else None) != (
             render.root_html(wanted) if wanted else None
+        ) or (human.data if human is not None else None) != (
+            browse.root_page(wanted) if wanted else None
         ):
             _write_root_html(storage, wanted)
             report.writes += 1

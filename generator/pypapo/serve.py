@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 import watchfiles
 
 from pypapo import render
-from pypapo.layout import INDEX_PREFIX, SIDECAR_SUFFIX, YANK_MARKER_SUFFIX
+from pypapo.layout import BROWSE_PREFIX, INDEX_PREFIX, SIDECAR_SUFFIX, YANK_MARKER_SUFFIX
 from pypapo.negotiation import choose_format
 from pypapo.refresh import Report, refresh
 from pypapo.storage import FILE_CACHE_CONTROL, PAGE_CACHE_CONTROL
@@ -79,10 +79,18 @@ class IndexHandler(BaseHTTPRequestHandler):
                 return
             self._serve_page(target, send_body)
             return
+        cache_control = FILE_CACHE_CONTROL
+        if parts and parts[0] == BROWSE_PREFIX.rstrip("/"):  # human pages, as NGINX serves them
+            cache_control = PAGE_CACHE_CONTROL
+            if target.is_dir():
+                if not url_path.endswith("/"):
+                    self._redirect(parts[-1] + "/")
+                    return
+                target = target / "index.html"
         if not target.is_file():
             self._not_found(send_body)
             return
-        self._send_file(target, _content_type(target), FILE_CACHE_CONTROL, send_body=send_body)
+        self._send_file(target, _content_type(target), cache_control, send_body=send_body)
 
     def _serve_page(self, directory: Path, send_body: bool) -> None:
         fmt = choose_format(self.headers.get("Accept"))
