@@ -31,7 +31,7 @@ BAD_NAMES = [
     ("foo.tar.gz", "invalid sdist filename"),
     ("foo-bar.tar.gz", "invalid sdist filename (invalid version)"),
     ("foo-1.0.tar.bz2", "not a .whl, .tar.gz or .zip distribution"),
-    ("x" * 250 + "-1.0.tar.gz", "file name longer than 255 characters"),
+    ("x" * 250 + "-1.0.tar.gz", "file name longer than 246 bytes"),
 ]
 
 

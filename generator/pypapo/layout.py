@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from packaging.utils import (
+    InvalidName,
     InvalidSdistFilename,
     InvalidWheelFilename,
     NormalizedName,
@@ -30,7 +31,8 @@ BROWSE_PREFIX = "browse/"
 SIDECAR_SUFFIX = ".metadata"
 YANK_MARKER_SUFFIX = ".yanked"
 STATE_NAME = ".state.json"
-MAX_FILENAME = 255
+MAX_FILENAME = 255 - len(SIDECAR_SUFFIX)
+"""File systems hold names of up to 255 bytes: a longer name leaves no room for the sidecar."""
 
 Kind = Literal["wheel", "sdist"]
 _SDIST_SUFFIXES = (".tar.gz", ".zip")
@@ -63,20 +65,28 @@ def looks_like_distribution(path: str) -> bool:
 def parse_dist_filename(path: str) -> DistName:
     """Project, version and kind from the file name, using packaging's own parsers."""
     filename = posixpath.basename(path)
-    if len(filename) > MAX_FILENAME:
-        raise InvalidFilenameError(path, f"file name longer than {MAX_FILENAME} characters")
+    if len(filename.encode()) > MAX_FILENAME:
+        raise InvalidFilenameError(path, f"file name longer than {MAX_FILENAME} bytes")
     try:
         if filename.endswith(".whl"):
             name, version, _build, _tags = parse_wheel_filename(filename)
-            return DistName(filename, name, version, "wheel")
+            return DistName(filename, _valid_name(path, name), version, "wheel")
         if filename.endswith(_SDIST_SUFFIXES):
             name, version = parse_sdist_filename(filename)
-            return DistName(filename, name, version, "sdist")
+            return DistName(filename, _valid_name(path, name), version, "sdist")
     except (InvalidWheelFilename, InvalidSdistFilename) as e:
         # packaging says "Invalid wheel filename (why): 'name'"; the path leads our message already
         reason = str(e).removesuffix(f": {filename!r}")
         raise InvalidFilenameError(path, reason[:1].lower() + reason[1:]) from e
     raise InvalidFilenameError(path, "not a .whl, .tar.gz or .zip distribution")
+
+
+def _valid_name(path: str, name: NormalizedName) -> NormalizedName:
+    # packaging's file name parsers accept non-ASCII names ("ñame"); PEP 508 names are ASCII
+    try:
+        return canonicalize_name(name, validate=True)
+    except InvalidName as e:
+        raise InvalidFilenameError(path, f"invalid project name {name!r} (PEP 508)") from e
 
 
 def project_dir(project: str) -> str:

@@ -31,6 +31,13 @@ def _token(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _tmp_name(name: str) -> str:
+    """A hidden temporary name beside ``name``, unique per thread, short enough for any
+    file name (only a prefix of ``name`` is kept: the target may be 255 bytes long already)."""
+    stem = name.encode()[:100].decode(errors="ignore")
+    return f".pypapo-tmp-{stem}-{os.getpid()}-{threading.get_ident():x}"
+
+
 def _generation(st: os.stat_result) -> str:
     return f"{st.st_mtime_ns}-{st.st_size}-{st.st_ino}"
 
@@ -143,7 +150,7 @@ class LocalStorage:
     ) -> str | None:
         del content_type, cache_control  # a folder has no object metadata; NGINX sets headers
         fs = self._fs(path)
-        tmp = fs.with_name(f".pypapo-tmp-{fs.name}-{os.getpid()}-{threading.get_ident():x}")
+        tmp = fs.with_name(_tmp_name(fs.name))
         for _ in range(5):  # a concurrent delete may remove the emptied directory under us
             try:
                 fs.parent.mkdir(parents=True, exist_ok=True)
@@ -187,6 +194,6 @@ class LocalStorage:
         if value is None:
             marker.unlink(missing_ok=True)
             return
-        tmp = marker.with_name(f".pypapo-tmp-{marker.name}-{os.getpid()}-{threading.get_ident():x}")
+        tmp = marker.with_name(_tmp_name(marker.name))
         tmp.write_text(value + "\n", "utf-8")
         tmp.replace(marker)  # a concurrent stat never reads a half-written reason
