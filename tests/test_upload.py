@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from pypapo.cli import main
-from pypapo.errors import MetadataMismatchError
+from pypapo.errors import InvalidMetadataError, MetadataMismatchError
 from pypapo.sample import SampleProject, write_wheel
 from pypapo.storage.gcs import GCSStorage
+from pypapo.storage.local import LocalStorage
 from pypapo.upload import upload, validate
 
 
@@ -86,3 +87,66 @@ def test_upload_to_bucket_is_create_only(gcs_bucket: Any, tmp_path: Path) -> Non
     assert blob.cache_control == "public, max-age=31536000, immutable"
     [forced] = upload(storage, [_wheel(tmp_path / "b", summary="x")], force=True)
     assert forced.status == "uploaded"
+
+
+BROKEN_RST = "Title\n=====\n\n.. image:: x.png\n   :bogus-option: 1\n\n`unclosed link <http://x\n"
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ((), "long description does not render as reStructuredText"),
+        ((("Description-Content-Type", "text/x-rst"),), "does not render as reStructuredText"),
+        ((("Description-Content-Type", "text/html"),), "is not text/x-rst, text/markdown"),
+    ],
+)
+def test_long_description_must_render(
+    tmp_path: Path, headers: tuple[tuple[str, str], ...], reason: str
+) -> None:
+    pytest.importorskip("readme_renderer")
+    project = SampleProject("docs", "1.0", extra_headers=headers)
+    wheel = write_wheel(tmp_path / "dist", project)
+    # replace the sample body with broken reStructuredText, keeping the wheel valid
+    import zipfile  # noqa: PLC0415
+
+    from pypapo.sample import _zip  # noqa: PLC0415
+
+    with zipfile.ZipFile(wheel) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    meta = f"{project.stem}.dist-info/METADATA"
+    members[meta] = members[meta].split(b"\n\n", 1)[0] + b"\n\n" + BROKEN_RST.encode()
+    wheel.write_bytes(_zip(members))
+    with pytest.raises(InvalidMetadataError) as caught:
+        validate(wheel)
+    assert caught.value.path == str(wheel)
+    assert reason in caught.value.reason
+    index = tmp_path / "index"
+    assert main(["upload", str(index), str(wheel)]) == 1
+    assert not (index / "packages" / wheel.name).exists()
+
+
+@pytest.mark.parametrize("content_type", ["text/markdown", "text/plain", "text/x-rst"])
+def test_good_long_descriptions_pass(tmp_path: Path, content_type: str) -> None:
+    wheel = _wheel(tmp_path, extra_headers=(("Description-Content-Type", content_type),))
+    validate(wheel)
+
+
+def test_upload_corpus_rejects_every_bad_kind(tmp_path: Path) -> None:
+    """The same checks as the index: every bad corpus file is refused before upload."""
+    from tests.badcorpus import KINDS  # noqa: PLC0415
+
+    index = tmp_path / "index"
+    for kind, make in KINDS.items():
+        case = make()
+        name = case.path.rsplit("/", 1)[-1]
+        if case.expected is None or not case.local or case.path.startswith(("simple/", "browse/")):
+            continue
+        if kind == "duplicate_file_name":
+            continue  # a valid file; the duplicate is a property of the bucket
+        local = tmp_path / kind / name
+        local.parent.mkdir(parents=True)
+        local.write_bytes(case.data)
+        [result] = upload(LocalStorage(index), [local])
+        assert result.status == "invalid", kind
+        assert case.expected in result.reason, (kind, result.reason)
+    assert not (index / "packages").exists()

@@ -8,15 +8,23 @@ cross-check), so a file that uploads is a file that gets indexed.
 from __future__ import annotations
 
 import argparse
+import email.message
+import importlib
+import io
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import pkginfo
+
+from pypapo.archive import read_core_metadata
 from pypapo.distribution import parse_distribution
-from pypapo.errors import BadDistributionError
-from pypapo.layout import looks_like_distribution
+from pypapo.errors import BadDistributionError, InvalidMetadataError
+from pypapo.layout import looks_like_distribution, parse_dist_filename
 from pypapo.refresh import refresh
 from pypapo.storage import Storage, StorageError, open_storage
 from pypapo.storage.local import LocalStorage
@@ -42,8 +50,49 @@ def validate(local: Path) -> None:
         raise BadDistributionError(str(local), "no such file")
     try:
         parse_distribution(folder, info)
+        with local.open("rb") as handle:
+            raw = read_core_metadata(info.path, parse_dist_filename(local.name), handle)
+        check_description(info.path, raw)
     except BadDistributionError as e:
         raise type(e)(str(local), e.reason) from e
+
+
+def _renderer(name: str) -> Any:
+    """``readme_renderer.<name>``, or None when readme-renderer is not installed."""
+    try:
+        return importlib.import_module(f"readme_renderer.{name}")
+    except ImportError:
+        return None
+
+
+def check_description(path: str, raw: bytes) -> None:
+    """Like ``twine check``: the long description must render for its content type
+    (reStructuredText when none is given). Skipped without readme-renderer."""
+    dist = pkginfo.Distribution()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dist.parse(raw)
+    message = email.message.Message()
+    message["Content-Type"] = dist.description_content_type or "text/x-rst"
+    content_type = message.get_content_type()
+    body = dist.description or ""
+    if content_type in {"text/plain", "text/markdown"}:
+        return  # plain text always renders; Markdown renders whatever it is given
+    if content_type != "text/x-rst":
+        raise InvalidMetadataError(
+            path,
+            f"Description-Content-Type {content_type!r} is not text/x-rst, text/markdown "
+            "or text/plain",
+        )
+    rst = _renderer("rst")
+    if rst is None:
+        return
+    stream = io.StringIO()
+    if rst.render(body, stream=stream) is None:
+        first = (stream.getvalue().strip().splitlines() or ["unknown error"])[0]
+        raise InvalidMetadataError(
+            path, f"long description does not render as reStructuredText ({first})"
+        )
 
 
 def _progress(name: str, total: int) -> Callable[[int], None]:
@@ -65,7 +114,7 @@ def _progress(name: str, total: int) -> Callable[[int], None]:
 def _upload_local(root: Path, path: str, local: Path, *, force: bool) -> bool:
     target = root.joinpath(*path.split("/"))
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".pypapo-tmp-{target.name}-{os.getpid()}")
+    tmp = target.with_name(f".pypapo-tmp-{target.name[:100]}-{os.getpid()}")
     show = _progress(local.name, local.stat().st_size)
     with local.open("rb") as src, tmp.open("wb") as out:
         done = 0
