@@ -1,48 +1,117 @@
-"""``pypapo mirror`` (full, partial, incremental; from a folder and from the GCS emulator) and
-``pypapo wait``, ending with real installs from the copy."""
+"""``pypapo mirror``: full and partial copies, from a folder and from the GCS emulator, checked
+link by link; the resolver's table; incremental runs; requirements files; ``pypapo wait``."""
 
 from __future__ import annotations
 
+import hashlib
 import json
-import uuid
 from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.version import Version
 
+from pypapo import render
 from pypapo.cli import main
-from pypapo.mirror import mirror
+from pypapo.mirror import (
+    MirrorError,
+    logical_lines,
+    mirror,
+    object_path,
+    read_requirement_files,
+    records_of_page,
+)
+from pypapo.model import ProjectState
 from pypapo.refresh import build
-from pypapo.sample import SampleProject, wheel_bytes
+from pypapo.storage import Storage
+from pypapo.storage.counting import CountingStorage
 from pypapo.storage.gcs import GCSStorage
 from pypapo.storage.local import LocalStorage
 from pypapo.wait import wait_for
-from tests.conftest import add_wheel
-from tests.function_server import FunctionServer
-from tests.gcs_emulator import Emulator
-from tests.test_e2e_install import _install, _installed, _venv, make_corpus
+from tests.conftest import add_sdist, add_wheel
+from tests.gcs_emulator import PREFIX, Emulator
+from tests.test_e2e_install import make_corpus
+
+PROJECTS = {"app", "lib-core", "py-limits", "yankee", "only-sdist", "extra-dep", "withextra",
+            "unused", "cyc-a", "cyc-b", "old-py", "dyn"}  # fmt: skip
 
 
 def _files(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
 
 
-@pytest.fixture
-def source(tmp_path: Path) -> Path:
-    root = tmp_path / "source"
+def make_source(root: Path) -> None:
     make_corpus(root)
     add_wheel(root, "extra-dep", "1.0")
     add_wheel(root, "withextra", "1.0", requires_dist=['extra-dep; extra == "fast"'])
     add_wheel(root, "unused", "3.0")
-    build(LocalStorage(root))
+    add_wheel(root, "cyc-a", "1.0", requires_dist=["cyc-b[x]"])
+    add_wheel(root, "cyc-b", "1.0", requires_dist=['cyc-a; extra == "x"'])
+    add_wheel(root, "old-py", "1.0", requires_dist=['unused; python_version < "3.12"'])
+    add_sdist(root, "dyn", "1.0", metadata_version="2.2", dynamic=["Requires-Dist"])
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    root = tmp_path / "source"
+    make_source(root)
+    assert build(LocalStorage(root)).errors == []
     return root
+
+
+def check_links(dest: Path) -> set[str]:
+    """Every page of the copy is complete: each listed file and advertised sidecar is there with
+    the sha256 the page gives, and the HTML page links exactly what the JSON page lists. Returns
+    the projects whose pages are there."""
+    projects: set[str] = set()
+    for page in (dest / "simple").glob("*/index.json"):
+        name, files = records_of_page(page.read_bytes())
+        html = (page.parent / "index.html").read_text()
+        for f in files:
+            data = (dest / f.record.path).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == f.record.sha256, f.record.path
+            assert f'href="{render.file_url(f.record)}#sha256={f.record.sha256}"' in html
+            if f.record.metadata_sha256 is not None:
+                sidecar = (dest / (f.record.path + ".metadata")).read_bytes()
+                assert hashlib.sha256(sidecar).hexdigest() == f.record.metadata_sha256
+        assert html.count("<a href=") == len(files)
+        projects.add(name)
+    listed = render.parse_root_json((dest / "simple" / "index.json").read_bytes())
+    assert listed == projects
+    return projects
+
+
+def test_full_mirror_copies_pages_byte_for_byte(source: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "dest"
+    report = mirror(LocalStorage(source), dest)
+    assert report.problems == []
+    assert check_links(dest) == PROJECTS == report.projects
+    for page in (source / "simple").rglob("index.*"):
+        assert (dest / page.relative_to(source)).read_bytes() == page.read_bytes()
+    wanted = {
+        p
+        for p in _files(source)
+        if not p.endswith((".state.json", ".yanked")) and not p.startswith("browse/")
+    }
+    assert _files(dest) == wanted
+    assert len(report.copied) == 15
+
+
+def test_pages_round_trip_through_their_records(source: Path) -> None:
+    """A pruned page is rendered from the records read off the source's JSON page; with nothing
+    pruned that rendering is the source's page, byte for byte."""
+    for page in (source / "simple").glob("*/index.json"):
+        name, files = records_of_page(page.read_bytes())
+        state = ProjectState.of(name, [f.record for f in files])
+        assert render.project_json(state) == page.read_bytes()
+        assert render.project_html(state) == (page.parent / "index.html").read_bytes()
 
 
 def test_partial_mirror_copies_what_requirements_need(source: Path, tmp_path: Path) -> None:
     dest = tmp_path / "dest"
     report = mirror(LocalStorage(source), dest, [Requirement("app"), Requirement("yankee")])
     assert report.problems == []
-    assert report.projects == {"app", "lib-core", "yankee"}
+    assert check_links(dest) == {"app", "lib-core", "yankee"} == report.projects
     assert _files(dest) == {
         "pkgs/app-1.0-py3-none-any.whl",
         "pkgs/app-1.0-py3-none-any.whl.metadata",
@@ -56,28 +125,88 @@ def test_partial_mirror_copies_what_requirements_need(source: Path, tmp_path: Pa
     }
     page = json.loads((dest / "simple" / "yankee" / "index.json").read_bytes())
     assert [f["filename"] for f in page["files"]] == ["yankee-1.0-py3-none-any.whl"]
+    assert page["versions"] == ["1.0"]
 
 
 @pytest.mark.parametrize(
-    ("requirement", "expected"),
+    ("requirements", "versions"),
     [
-        ("yankee==2.0", {"yankee"}),  # a yanked file when pinned exactly
-        ("withextra", {"withextra"}),
-        ("withextra[fast]", {"withextra", "extra-dep"}),
-        ("lib.core<1", {"lib-core"}),
-        ('unused; python_version < "3"', set()),
+        (["yankee"], {"yankee": "1.0"}),  # 2.0 is yanked
+        (["yankee==2.0"], {"yankee": "2.0"}),  # ... unless pinned exactly
+        (["yankee>1"], {}),
+        (["py-limits"], {"py-limits": "1.0"}),  # 2.0 requires Python >= 4
+        (["withextra"], {"withextra": "1.0"}),
+        (["withextra[fast]"], {"withextra": "1.0", "extra-dep": "1.0"}),
+        (["Lib.Core<1"], {"lib-core": "0.9"}),
+        (['unused; python_version < "3"'], {}),
+        (["cyc-a"], {"cyc-a": "1.0", "cyc-b": "1.0"}),  # a cycle through an extra ends
+        (["only-sdist"], {"only-sdist": "1.5"}),
     ],
 )
-def test_resolution(source: Path, tmp_path: Path, requirement: str, expected: set[str]) -> None:
-    report = mirror(LocalStorage(source), tmp_path / "d", [Requirement(requirement)])
-    assert report.projects == expected
-    if requirement == "lib.core<1":
-        assert (tmp_path / "d" / "libs" / "lib_core-0.9-py3-none-any.whl").exists()
+def test_resolution(
+    source: Path, tmp_path: Path, requirements: list[str], versions: dict[str, str]
+) -> None:
+    dest = tmp_path / "d"
+    report = mirror(LocalStorage(source), dest, [Requirement(r) for r in requirements])
+    assert report.projects == set(versions)
+    for name, version in versions.items():
+        page = json.loads((dest / "simple" / name / "index.json").read_bytes())
+        assert page["versions"] == [version]
+    check_links(dest)
 
 
-def test_unknown_requirement_is_a_problem(source: Path, tmp_path: Path) -> None:
-    report = mirror(LocalStorage(source), tmp_path / "d", [Requirement("nope>=1")])
-    assert report.problems == ["no version of nope matches >=1"]
+@pytest.mark.parametrize(("python", "pulled"), [("3.11", True), ("3.12.1", False)])
+def test_markers_follow_python_version(
+    source: Path, tmp_path: Path, python: str, pulled: bool
+) -> None:
+    report = mirror(LocalStorage(source), tmp_path / "d", [Requirement("old-py")],
+                    python_version=python)  # fmt: skip
+    assert ("unused" in report.projects) is pulled
+
+
+def test_constraints_narrow_without_adding(source: Path, tmp_path: Path) -> None:
+    report = mirror(LocalStorage(source), tmp_path / "d", [Requirement("app")],
+                    constraints=[Requirement("lib-core<1"), Requirement("unused")])  # fmt: skip
+    assert report.projects == {"app"}  # the constraint excludes what app needs; unused is not added
+    assert len(report.problems) == 1
+    assert report.problems[0].startswith("no version of lib-core in the index matches <1,>=1.0")
+
+
+def test_problems_and_notes(source: Path, tmp_path: Path) -> None:
+    report = mirror(
+        LocalStorage(source),
+        tmp_path / "d",
+        [Requirement("nope>=1"), Requirement("yankee>=3"), Requirement("dyn")],
+    )
+    assert report.notes == [
+        "nope is not in this index (left to other indexes)",
+        "dyn 1.0: no metadata sidecar (sdist with dynamic metadata), its dependencies are not "
+        "followed",
+    ]
+    assert len(report.problems) == 1
+    assert report.problems[0].startswith("no version of yankee in the index matches >=3 (Python ")
+    assert report.projects == {"dyn"}
+
+
+def test_a_file_changed_after_indexing_is_reported_not_copied(
+    source: Path, tmp_path: Path
+) -> None:
+    (source / "libs" / "lib_core-1.0-py3-none-any.whl").write_bytes(b"not the indexed file")
+    dest = tmp_path / "d"
+    report = mirror(LocalStorage(source), dest, [Requirement("app")])
+    assert report.problems == [
+        "libs/lib_core-1.0-py3-none-any.whl: sha256 differs from the page's (overwritten since "
+        "it was indexed? run pypapo check)"
+    ]
+    assert report.projects == {"app"}  # lib-core's page is not written: it would link nothing
+    assert not (dest / "libs" / "lib_core-1.0-py3-none-any.whl").exists()
+    assert not list(dest.rglob(".pypapo-tmp-*"))
+    check_links(dest)
+
+
+def test_no_index_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(MirrorError, match=r"no index in .*run pypapo build"):
+        mirror(LocalStorage(tmp_path), tmp_path / "d", [Requirement("x")])
 
 
 def test_mirror_is_incremental(
@@ -85,64 +214,185 @@ def test_mirror_is_incremental(
 ) -> None:
     dest = tmp_path / "dest"
     assert main(["mirror", str(source), str(dest)]) == 0
-    first = capsys.readouterr().out
-    assert "0 already present" in first
-    assert main(["mirror", str(source), str(dest)]) == 0
-    assert " 0 files copied" in capsys.readouterr().out
+    assert "15 files copied, 0 already present" in capsys.readouterr().out
+    counting = CountingStorage(LocalStorage(source))
+    damaged = dest / "pkgs" / "app-1.0-py3-none-any.whl"
+    damaged.write_bytes(damaged.read_bytes()[:-1] + b"!")  # same size, other content
+    report = mirror(counting, dest)
+    assert report.copied == ["pkgs/app-1.0-py3-none-any.whl"]
+    assert len(report.present) == 14
+    assert counting.calls["stream"] == 1  # only the damaged file is downloaded again
+    check_links(dest)
+
+
+def test_partial_mirrors_accumulate_projects(source: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "dest"
+    mirror(LocalStorage(source), dest, [Requirement("app")])
+    mirror(LocalStorage(source), dest, [Requirement("yankee")])
+    assert check_links(dest) == {"app", "lib-core", "yankee"}
+
+
+def test_cli_reads_requirements_files(
+    source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "constraints.txt").write_text("lib-core==0.9  # old one\n")
+    (tmp_path / "more.txt").write_text("-c constraints.txt\nyankee==2.0 \\\n  --hash=sha256:00\n")
+    (tmp_path / "requirements.txt").write_text(
+        "# private ones\n--index-url https://example.invalid/simple/\n-r more.txt\nlib-core\n"
+        "-e .\n"
+    )
+    dest = tmp_path / "dest"
+    assert main(["mirror", str(source), str(dest), "-r", str(tmp_path / "requirements.txt")]) == 0
+    out, err = capsys.readouterr()
+    assert check_links(dest) == {"lib-core", "yankee"}
+    assert json.loads((dest / "simple/lib-core/index.json").read_bytes())["versions"] == ["0.9"]
+    assert json.loads((dest / "simple/yankee/index.json").read_bytes())["versions"] == ["2.0"]
+    assert "ignored option line" in err and "--index-url" in err and "-e ." in err
+    assert f"pip install --index-url {dest.resolve().as_uri()}/simple/" in out
+
+
+def test_cli_usage_errors(source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["mirror", str(source), str(tmp_path / "d"), "not a requirement!"]) == 1
+    assert "invalid requirement 'not a requirement!' (command line)" in capsys.readouterr().err
+    assert main(["mirror", str(source), str(tmp_path / "d"), "-r", str(tmp_path / "none")]) == 1
+    assert "cannot read requirements file" in capsys.readouterr().err
+    assert main(["mirror", str(source), str(tmp_path / "d"), "nope"]) == 0  # left to PyPI
+    assert "note: nope is not in this index" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        ("a\n# c\n\nb  # c\n", ["a", "b"]),
+        ("a>=1 \\\n  ; python_version < '4'\n", ["a>=1    ; python_version < '4'"]),
+        ("-r x.txt\n--constraint=y.txt\n", ["-r x.txt", "--constraint=y.txt"]),
+    ],
+)
+def test_logical_lines(text: str, lines: list[str]) -> None:
+    assert logical_lines(text) == lines
+
+
+def test_nested_requirement_files_are_followed_once(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("-r b.txt\nx\n")
+    (tmp_path / "b.txt").write_text("--requirement=a.txt\ny ; extra == 'z'\n")
+    reqs = read_requirement_files([str(tmp_path / "a.txt")])
+    assert [str(r) for r in reqs.requirements] == ['y; extra == "z"', "x"]
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("../../pkgs/a-1-py3-none-any.whl", "pkgs/a-1-py3-none-any.whl"),
+        ("../../p%20q/a-1.tar.gz#sha256=00", "p q/a-1.tar.gz"),
+        ("a-1.tar.gz", "simple/a/a-1.tar.gz"),
+    ],
+)
+def test_object_path(url: str, path: str) -> None:
+    assert object_path("a", url) == path  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("url", ["../../../etc/passwd", "https://x/a.whl", "/a.whl", ""])
+def test_object_path_rejects_links_out_of_the_index(url: str) -> None:
+    with pytest.raises(ValueError, match="link"):
+        object_path("a", url)  # type: ignore[arg-type]
+
+
+# --- from the GCS emulator ---------------------------------------------------------------------
+
+
+def _upload_tree(local: Path, storage: Storage) -> None:
+    for path in sorted(_files(local)):
+        data = (local / path).read_bytes()
+        storage.put(path, data, content_type="application/octet-stream")
+
+
+@pytest.fixture
+def gcs_source(
+    tmp_path: Path, gcs_prefixed_storage: GCSStorage, gcs_emulator: Emulator
+) -> GCSStorage:
+    local = tmp_path / "upload"
+    make_source(local)
+    for yank in local.rglob("*.yanked"):
+        yank.unlink()
+    _upload_tree(local, gcs_prefixed_storage)
+    gcs_prefixed_storage.set_metadata("pkgs/yankee-2.0-py3-none-any.whl", "pypapo-yanked", "bad")
+    assert build(gcs_prefixed_storage).errors == []
+    return gcs_prefixed_storage
+
+
+def test_full_mirror_from_the_emulator(
+    gcs_source: GCSStorage,
+    gcs_emulator: Emulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.url)
+    url = f"gs://{gcs_source.bucket.name}/{PREFIX}"
+    dest = tmp_path / "dest"
+    assert main(["mirror", url, str(dest)]) == 0
+    assert "15 files copied, 0 already present" in capsys.readouterr().out
+    assert check_links(dest) == PROJECTS
+    assert not list(dest.rglob(".state.json"))
+    for path in ("simple/index.json", "simple/yankee/index.html", "simple/app/index.json"):
+        blob = gcs_source.get(path)
+        assert blob is not None
+        assert (dest / path).read_bytes() == blob.data
+    yankee = json.loads((dest / "simple/yankee/index.json").read_bytes())
+    assert [f["yanked"] for f in yankee["files"]] == [False, "bad"]
+    counting = CountingStorage(gcs_source)
+    report = mirror(counting, dest)
+    assert (len(report.copied), len(report.present)) == (0, 15)
+    assert counting.calls["stream"] == counting.calls["stat"] == 0
+
+
+def test_partial_mirror_from_the_emulator(
+    gcs_source: GCSStorage,
+    gcs_emulator: Emulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.url)
+    url = f"gs://{gcs_source.bucket.name}/{PREFIX}"
+    (tmp_path / "requirements.txt").write_text("app\n")
+    dest = tmp_path / "dest"
+    assert main(["mirror", url, str(dest), "-r", str(tmp_path / "requirements.txt")]) == 0
+    assert check_links(dest) == {"app", "lib-core"}
+    assert len([p for p in _files(dest) if p.endswith(".whl")]) == 2
+
+
+# --- pypapo wait -------------------------------------------------------------------------------
 
 
 def test_wait_sees_the_version_appear(source: Path) -> None:
     storage = LocalStorage(source)
-    from packaging.version import Version  # noqa: PLC0415
+    assert wait_for(storage, "App", Version("1.0.0"), timeout=0) is True
+    now = [0.0]
+    sleeps: list[float] = []
 
-    assert wait_for(storage, "App", Version("1.0"), timeout=0) is True
-    ticks = iter(range(100))
-    assert (
-        wait_for(
-            storage,
-            "app",
-            Version("9"),
-            timeout=3,
-            interval=1,
-            clock=lambda: float(next(ticks)),
-            sleep=lambda _s: None,
-        )
-        is False
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    found = wait_for(
+        storage, "app", Version("9"), timeout=2.5, interval=1, clock=lambda: now[0], sleep=sleep
     )
+    assert found is False
+    assert sleeps == [1.0, 1.0, 0.5]
+
+
+def test_wait_needs_the_sidecar(source: Path) -> None:
+    (source / "pkgs" / "app-1.0-py3-none-any.whl.metadata").unlink()
+    assert wait_for(LocalStorage(source), "app", Version("1.0"), timeout=0) is False
+    assert wait_for(LocalStorage(source), "only-sdist", Version("1.5"), timeout=0) is True
 
 
 def test_wait_cli_exit_codes(source: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["wait", str(source), "app", "1.0", "--timeout", "0"]) == 0
+    assert capsys.readouterr().out == "app 1.0 is on the index\n"
     assert main(["wait", str(source), "app", "7.0", "--timeout", "0"]) == 1
-    assert "timed out" in capsys.readouterr().err
-
-
-@pytest.mark.e2e
-def test_publish_flow_on_the_emulator(
-    gcs_emulator: Emulator,
-    tmp_path: Path,
-    fresh_venv_factory: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Upload (create-only) -> CloudEvent -> function -> wait -> partial mirror -> pip install."""
-    bucket = gcs_emulator.client().create_bucket(f"pub-{uuid.uuid4().hex[:16]}")
-    storage = GCSStorage(bucket, "index")
-    with FunctionServer(gcs_emulator.url, bucket.name, tmp_path / "fn.log", "index") as function:
-        for name, version, deps in [("lib", "1.0", []), ("tool", "2.0", ["lib>=1"])]:
-            local = tmp_path / f"{name}-{version}-py3-none-any.whl"
-            local.write_bytes(wheel_bytes(SampleProject(name, version, requires_dist=deps)))
-            assert storage.upload_file(f"dist/{local.name}", local, create_only=True) is not None
-            assert storage.upload_file(f"dist/{local.name}", local, create_only=True) is None
-            assert function.post_event("finalized", f"index/dist/{local.name}") == 200
-        monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.url)
-        target = f"gs://{bucket.name}/index"
-        assert main(["wait", target, "tool", "2.0", "--timeout", "10", "--interval", "0.2"]) == 0
-    dest = tmp_path / "mirror"
-    assert main(["mirror", target, str(dest), "tool"]) == 0
-    report = mirror(storage, dest, [Requirement("tool")])
-    assert report.problems == []
-    assert report.projects == {"tool", "lib"}
-    python = _venv(fresh_venv_factory, tmp_path / "venv")
-    _install("pip", python, dest.resolve().as_uri(), ["tool"], tmp_path)
-    assert _installed(python, "tool", tmp_path) == "2.0"
-    assert _installed(python, "lib", tmp_path) == "1.0"
+    assert capsys.readouterr().err == (
+        f"pypapo: timed out after 0s: app 7.0 is not listed in {source}/simple/app/index.json\n"
+    )
+    assert main(["wait", str(source), "app", "x.y", "--timeout", "0"]) == 1
+    assert "invalid version 'x.y'" in capsys.readouterr().err

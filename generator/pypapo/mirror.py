@@ -1,151 +1,392 @@
-"""``pypapo mirror SOURCE DIR [REQ...]``: copy an index into a folder that works as a ``file://``
-index with no server, e.g. inside a Cloud Build step that can read the bucket but not the cluster.
+"""``pypapo mirror SOURCE DIR [REQ...] [-r FILE]``: copy an index into a folder that works as a
+``file://`` index with no server, e.g. inside a Cloud Build step that can read the bucket but
+not the cluster.
 
-Because every href is relative, pages are copied byte for byte. A partial mirror (requirements
-given) copies only the files the requirements need and re-renders the copied projects' pages
-from their state restricted to those files, so every listed file and advertised sidecar exists
-in the copy. The resolver is deliberately small: for each name it takes the highest version that
-satisfies every specifier seen so far, honours markers (with extras), Requires-Python for the
-running interpreter and PEP 592 yanks (a yanked file only when pinned with ``==``), and follows
-dependencies through the PEP 658 sidecars. It copies every file of a chosen version (all
-wheels and the sdist), so the installer still makes its own platform choice.
+Everything comes from the public pages (``simple/**``, what NGINX serves); the private
+``.state.json`` files are neither read nor copied, so the mirror needs only read access and
+copies one consistent snapshot of each project: its JSON page names the files, their sha256 and
+their sidecars' sha256, and every download is checked against them.
+
+- Full mirror (no requirements): the pages are copied byte for byte — every href is relative, so
+  they work from the copy as they are — with every file they list and every sidecar they
+  advertise.
+- Partial mirror (requirements): only the versions the requirements need. The copied projects'
+  pages are re-rendered with ``pypapo.render`` from the records of the source's JSON page,
+  restricted to the copied files, so every link and every advertised sidecar exists in the copy
+  and an installer never picks a version that is not there. With nothing pruned the re-rendered
+  pages are byte-identical to the source's (tested), so pruned pages are the same pages minus
+  some files. The root pages list the projects with pages in DIR.
+- Incremental: a file already in DIR with the size and sha256 the page gives is not downloaded.
+
+The resolver is deliberately small. For each name it takes the highest version that satisfies
+every specifier (and constraint) met so far, for the running interpreter (or
+``--python-version``): environment markers with extras, Requires-Python, and PEP 592 yanks (a
+yanked file only when pinned with ``==``/``===``). It follows dependencies through the PEP 658
+sidecars. It copies every file of a chosen version (all wheels and the sdist), so the installer
+still makes its own platform choice. Limits: no backtracking (when a later specifier excludes a
+version already chosen, the newer choice is copied and the dependencies of the old one stay);
+a version without a sidecar (an sdist with dynamic metadata) has its dependencies reported, not
+followed; names the source does not hold are left to the installer's other indexes.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
-import platform
+import posixpath
 import sys
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
 
+from packaging.markers import default_environment
 from packaging.metadata import Metadata
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import SpecifierSet
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from pypapo import render
-from pypapo.layout import ROOT_HTML, ROOT_JSON, page_path, sidecar_path, state_path
+from pypapo.errors import InvalidFilenameError
+from pypapo.layout import (
+    INDEX_PREFIX,
+    ROOT_HTML,
+    ROOT_JSON,
+    page_path,
+    parse_dist_filename,
+    project_dir,
+    sidecar_path,
+)
 from pypapo.model import FileRecord, ProjectState
 from pypapo.storage import Storage, StorageError, open_storage
+
+PAGE_READ_ATTEMPTS = 3
+"""Tries at reading a project's HTML and JSON pages from the same refresh."""
+
+
+class MirrorError(StorageError):
+    """The source holds no index, or a requirement cannot be read."""
 
 
 @dataclass
 class MirrorReport:
+    """What one mirror run did; ``problems`` make the command exit 1."""
+
     copied: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    projects: set[str] = field(default_factory=set)
+    present: list[str] = field(default_factory=list)
+    projects: set[NormalizedName] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
-def _python_version() -> Version:
-    return Version(platform.python_version())
+@dataclass(frozen=True)
+class PageFile:
+    """One file entry of a project's JSON page, with the object path its href points to."""
+
+    record: FileRecord
+    version: Version
 
 
-class _Resolver:
-    """Pick versions for a requirement set from the source index's project states."""
+@dataclass(frozen=True)
+class ProjectPages:
+    """A project's two pages as read together, and the files the JSON page lists."""
 
-    def __init__(self, storage: Storage) -> None:
+    name: NormalizedName
+    html: bytes
+    json: bytes
+    files: tuple[PageFile, ...]
+
+
+# --- reading pages -----------------------------------------------------------------------------
+
+
+def object_path(project: NormalizedName, url: str) -> str:
+    """The object path an href of ``simple/<project>/`` points to; only relative links inside
+    the index root are accepted (they are what makes a copy work without rewriting)."""
+    href = unquote(url.partition("#")[0])
+    if not href or "://" in href or href.startswith("/"):
+        raise ValueError(f"not a relative link: {url!r}")
+    path = posixpath.normpath(posixpath.join(project_dir(project), href))
+    if path.startswith("../") or path in {".", ".."}:
+        raise ValueError(f"link leaves the index: {url!r}")
+    return path
+
+
+def _yank(value: object) -> str | None:
+    if value is False or value is None:
+        return None
+    return value if isinstance(value, str) else ""
+
+
+def records_of_page(data: bytes) -> tuple[NormalizedName, list[PageFile]]:
+    """Parse a PEP 691 project page written by pypapo back into the records it was rendered
+    from (``generation`` is not on the page and is left empty: rendering does not use it)."""
+    body: dict[str, Any] = json.loads(data)
+    name = canonicalize_name(body["name"])
+    files = []
+    for entry in body["files"]:
+        path = object_path(name, entry["url"])
+        metadata = entry.get("core-metadata", entry.get("dist-info-metadata", False))
+        version = parse_dist_filename(entry["filename"]).version
+        record = FileRecord(
+            path=path,
+            filename=entry["filename"],
+            version=str(version),
+            size=int(entry.get("size", 0)),
+            sha256=entry["hashes"]["sha256"],
+            upload_time=entry.get("upload-time", ""),
+            generation="",
+            requires_python=entry.get("requires-python"),
+            yanked=_yank(entry.get("yanked", False)),
+            metadata_sha256=metadata.get("sha256") if isinstance(metadata, dict) else None,
+        )
+        files.append(PageFile(record, version))
+    return name, files
+
+
+class _Anchors(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self.hrefs.update(v for k, v in attrs if k == "href" and v is not None)
+
+
+def _html_hrefs(data: bytes) -> set[str]:
+    parser = _Anchors()
+    parser.feed(data.decode("utf-8"))
+    parser.close()
+    return parser.hrefs
+
+
+def _json_hrefs(files: Iterable[PageFile]) -> set[str]:
+    return {f"{render.file_url(f.record)}#sha256={f.record.sha256}" for f in files}
+
+
+def read_project(storage: Storage, name: NormalizedName) -> ProjectPages | None:
+    """Both pages of a project from one refresh (the HTML is written before the JSON, so the
+    HTML is read first and its links must be the JSON page's); ``None`` when there is none."""
+    for _ in range(PAGE_READ_ATTEMPTS):
+        html = storage.get(page_path(name, "html"))
+        page = storage.get(page_path(name, "json"))
+        if page is None:
+            return None
+        try:
+            page_name, files = records_of_page(page.data)
+        except (ValueError, KeyError, TypeError, InvalidFilenameError) as e:
+            raise MirrorError(f"unreadable page {page_path(name, 'json')}: {e}") from e
+        if html is not None and _html_hrefs(html.data) == _json_hrefs(files):
+            return ProjectPages(page_name, html.data, page.data, tuple(files))
+    raise MirrorError(
+        f"{page_path(name, 'html')} and {page_path(name, 'json')} disagree after "
+        f"{PAGE_READ_ATTEMPTS} reads: run pypapo check, or retry once uploads settle"
+    )
+
+
+# --- resolving ---------------------------------------------------------------------------------
+
+
+def marker_environment(python_version: str | None = None) -> dict[str, str]:
+    """The running interpreter's marker environment, optionally for another Python version."""
+    env = {key: str(value) for key, value in default_environment().items()}
+    if python_version is not None:
+        version = Version(python_version)
+        env["python_full_version"] = str(version)
+        env["python_version"] = f"{version.major}.{version.minor}"
+    return env
+
+
+class Resolver:
+    """Pick one version per name for a requirement set, from the source's pages."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        python_version: str | None = None,
+        constraints: Sequence[Requirement] = (),
+    ) -> None:
         self.storage = storage
-        self.states: dict[NormalizedName, ProjectState | None] = {}
+        self.environment = marker_environment(python_version)
+        self.python = Version(self.environment["python_full_version"])
+        self.pages: dict[NormalizedName, ProjectPages | None] = {}
+        self.sidecars: dict[str, bytes] = {}
         self.specifiers: dict[NormalizedName, SpecifierSet] = {}
+        for c in constraints:
+            name = canonicalize_name(c.name)
+            self.specifiers[name] = self.specifiers.get(name, SpecifierSet()) & c.specifier
         self.chosen: dict[NormalizedName, Version] = {}
         self.problems: list[str] = []
+        self.notes: list[str] = []
 
-    def state(self, name: NormalizedName) -> ProjectState | None:
-        if name not in self.states:
-            blob = self.storage.get(state_path(name))
-            self.states[name] = ProjectState.from_json(blob.data) if blob is not None else None
-        return self.states[name]
+    def project(self, name: NormalizedName) -> ProjectPages | None:
+        if name not in self.pages:
+            self.pages[name] = read_project(self.storage, name)
+        return self.pages[name]
+
+    def _applies(self, req: Requirement, extras: frozenset[str]) -> bool:
+        if req.marker is None:
+            return True
+        return any(
+            req.marker.evaluate({**self.environment, "extra": extra})
+            for extra in (sorted(extras) or [""])
+        )
 
     def resolve(self, requirements: Iterable[Requirement]) -> dict[NormalizedName, Version]:
-        queue: list[tuple[Requirement, frozenset[str]]] = [(r, frozenset()) for r in requirements]
+        queue = [(r, frozenset[str]()) for r in requirements]
+        expanded: set[tuple[NormalizedName, Version, frozenset[str]]] = set()
         while queue:
-            req, extras = queue.pop(0)
-            if req.marker is not None and not any(
-                req.marker.evaluate({"extra": e}) for e in (sorted(extras) or [""])
-            ):
+            req, parent_extras = queue.pop(0)
+            if not self._applies(req, parent_extras):
                 continue
             name = canonicalize_name(req.name)
+            if req.url is not None:
+                self.problems.append(f"{req}: direct URL requirements are not mirrored")
+                continue
             spec = self.specifiers.get(name, SpecifierSet()) & req.specifier
             self.specifiers[name] = spec
-            current = self.chosen.get(name)
-            if current is not None and spec.contains(current, prereleases=True) and not req.extras:
+            version = self.chosen.get(name)
+            if version is None or not spec.contains(version, prereleases=True):
+                version = self._pick(name, spec)
+                if version is None:
+                    continue
+                self.chosen[name] = version
+            extras = frozenset(canonicalize_name(e) for e in req.extras)
+            if (name, version, extras) in expanded:
                 continue
-            version = self._pick(name, spec)
-            if version is None:
-                self.problems.append(f"no version of {name} matches {str(spec) or 'any'}")
-                continue
-            self.chosen[name] = version
-            queue += [(dep, frozenset(req.extras)) for dep in self._dependencies(name, version)]
+            expanded.add((name, version, extras))
+            queue += [(dep, extras) for dep in self._dependencies(name, version)]
         return self.chosen
 
     def _pick(self, name: NormalizedName, spec: SpecifierSet) -> Version | None:
-        state = self.state(name)
-        if state is None:
+        project = self.project(name)
+        if project is None:
+            self.notes.append(f"{name} is not in this index (left to other indexes)")
             return None
-        pinned = {Version(s.version) for s in spec if s.operator == "==" and "*" not in s.version}
-        python = _python_version()
-        best: Version | None = None
-        for record in state.files():
-            version = Version(record.version)
-            if not spec.contains(version, prereleases=bool(pinned) or None):
+        pinned = {
+            Version(s.version)
+            for s in spec
+            if s.operator in {"==", "==="} and "*" not in s.version and _is_version(s.version)
+        }
+        prereleases = True if pinned else None
+        candidates = []
+        for file in project.files:
+            if not spec.contains(file.version, prereleases=prereleases):
                 continue
-            if record.yanked is not None and version not in pinned:
+            if file.record.yanked is not None and file.version not in pinned:
                 continue
-            if record.requires_python and not SpecifierSet(record.requires_python).contains(
-                python, prereleases=True
+            if file.record.requires_python and not _python_ok(
+                file.record.requires_python, self.python
             ):
                 continue
-            best = version if best is None or version > best else best
-        return best
+            candidates.append(file.version)
+        if not candidates:
+            self.problems.append(
+                f"no version of {name} in the index matches {str(spec) or 'any version'} "
+                f"(Python {self.python}, yanked files only when pinned)"
+            )
+            return None
+        return max(candidates)
 
     def _dependencies(self, name: NormalizedName, version: Version) -> list[Requirement]:
-        state = self.state(name)
-        assert state is not None  # noqa: S101 (a version was just picked from it)
-        for record in state.files():
-            if Version(record.version) == version and record.metadata_sha256 is not None:
-                blob = self.storage.get(sidecar_path(record.path))
-                if blob is None:
-                    continue
-                metadata = Metadata.from_email(blob.data, validate=False)
-                return list(metadata.requires_dist or [])
-        self.problems.append(f"{name} {version}: no metadata sidecar, dependencies not followed")
+        project = self.project(name)
+        assert project is not None  # noqa: S101 (a version was just picked from it)
+        for file in project.files:
+            if file.version != version or file.record.metadata_sha256 is None:
+                continue
+            data = fetch_sidecar(self.storage, file.record)
+            if data is None:
+                self.problems.append(f"{sidecar_path(file.record.path)}: advertised but missing")
+                continue
+            self.sidecars[file.record.path] = data
+            metadata = Metadata.from_email(data, validate=False)
+            return list(metadata.requires_dist or [])
+        self.notes.append(
+            f"{name} {version}: no metadata sidecar (sdist with dynamic metadata), "
+            "its dependencies are not followed"
+        )
         return []
 
 
-def _sha256_of(path: Path) -> str | None:
+def _is_version(text: str) -> bool:
     try:
-        with path.open("rb") as f:
-            return hashlib.file_digest(f, "sha256").hexdigest()
-    except FileNotFoundError:
+        Version(text)
+    except InvalidVersion:
+        return False
+    return True
+
+
+def _python_ok(requires_python: str, python: Version) -> bool:
+    try:
+        return SpecifierSet(requires_python).contains(python, prereleases=True)
+    except InvalidSpecifier:
+        return True  # installers ignore an invalid Requires-Python too
+
+
+def fetch_sidecar(storage: Storage, record: FileRecord) -> bytes | None:
+    """The sidecar's bytes when they match the hash the page advertises."""
+    blob = storage.get(sidecar_path(record.path))
+    if blob is None or hashlib.sha256(blob.data).hexdigest() != record.metadata_sha256:
         return None
+    return blob.data
 
 
-def _write(dest: Path, rel: str, data: bytes) -> None:
-    target = dest.joinpath(*rel.split("/"))
+# --- copying -----------------------------------------------------------------------------------
+
+
+def _local(dest: Path, path: str) -> Path:
+    return dest.joinpath(*path.split("/"))
+
+
+def _has(target: Path, size: int | None, sha256: str) -> bool:
+    try:
+        if size is not None and target.stat().st_size != size:
+            return False
+        with target.open("rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest() == sha256
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+
+
+def _tmp(target: Path) -> Path:
+    return target.with_name(
+        f".pypapo-tmp-{target.name[:100]}-{os.getpid()}-{threading.get_ident():x}"
+    )
+
+
+def _write(dest: Path, path: str, data: bytes) -> None:
+    """Atomically: a reader of the copy never sees half a page."""
+    target = _local(dest, path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".pypapo-tmp-{target.name}-{os.getpid()}")
-    tmp.write_bytes(data)
-    tmp.replace(target)
+    tmp = _tmp(target)
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
-def _copy_file(storage: Storage, record: FileRecord, dest: Path, report: MirrorReport) -> None:
-    target = dest.joinpath(*record.path.split("/"))
-    if _sha256_of(target) == record.sha256:
-        report.skipped.append(record.path)
-    else:
-        info = storage.stat(record.path)
-        if info is None:
-            report.problems.append(f"{record.path}: listed but missing in the source")
-            return
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".pypapo-tmp-{target.name}-{os.getpid()}")
-        digest = hashlib.sha256()
+def _copy_distribution(storage: Storage, record: FileRecord, dest: Path) -> str:
+    """Download one file, checked against the page's sha256; returns what happened."""
+    target = _local(dest, record.path)
+    if _has(target, record.size or None, record.sha256):
+        return "present"
+    info = storage.stat(record.path)
+    if info is None:
+        raise MirrorError(f"{record.path}: listed but missing in {storage.describe()}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp(target)
+    digest = hashlib.sha256()
+    try:
         with tmp.open("wb") as out:
 
             def sink(chunk: bytes) -> None:
@@ -154,78 +395,233 @@ def _copy_file(storage: Storage, record: FileRecord, dest: Path, report: MirrorR
 
             storage.stream(record.path, info.generation, sink)
         if digest.hexdigest() != record.sha256:
-            tmp.unlink()
-            report.problems.append(f"{record.path}: sha256 differs from the index (overwritten?)")
-            return
+            raise MirrorError(
+                f"{record.path}: sha256 differs from the page's (overwritten since it was "
+                f"indexed? run pypapo check)"
+            )
         tmp.replace(target)
-        report.copied.append(record.path)
-    if record.metadata_sha256 is not None:
-        sidecar = sidecar_path(record.path)
-        if _sha256_of(dest.joinpath(*sidecar.split("/"))) != record.metadata_sha256:
-            blob = storage.get(sidecar)
-            if blob is None:
-                report.problems.append(f"{sidecar}: advertised but missing in the source")
-                return
-            _write(dest, sidecar, blob.data)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return "copied"
 
 
-def mirror(storage: Storage, dest: Path, requirements: Sequence[Requirement] = ()) -> MirrorReport:
-    """Copy the index (or the part ``requirements`` need) from ``storage`` into ``dest``."""
-    report = MirrorReport()
+def _copy_sidecar(storage: Storage, record: FileRecord, dest: Path, known: bytes | None) -> None:
+    if record.metadata_sha256 is None:
+        return
+    path = sidecar_path(record.path)
+    if _has(_local(dest, path), None, record.metadata_sha256):
+        return
+    data = known if known is not None else fetch_sidecar(storage, record)
+    if data is None:
+        raise MirrorError(f"{path}: advertised but missing or different in {storage.describe()}")
+    _write(dest, path, data)
+
+
+def _copy_files(
+    storage: Storage,
+    records: Sequence[FileRecord],
+    dest: Path,
+    report: MirrorReport,
+    *,
+    sidecars: dict[str, bytes],
+    jobs: int,
+) -> None:
+    def one(record: FileRecord) -> tuple[str, str]:
+        try:
+            outcome = _copy_distribution(storage, record, dest)
+            _copy_sidecar(storage, record, dest, sidecars.get(record.path))
+        except StorageError as e:
+            return "problem", str(e)
+        return outcome, record.path
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for outcome, detail in pool.map(one, records):
+            {"copied": report.copied, "present": report.present, "problem": report.problems}[
+                outcome
+            ].append(detail)
+
+
+def _root_names(storage: Storage) -> list[NormalizedName]:
     root = storage.get(ROOT_JSON)
     if root is None:
-        raise StorageError(f"no index in {storage.describe()} (no {ROOT_JSON}); run pypapo build")
-    names = sorted(render.parse_root_json(root.data))
-    wanted: dict[NormalizedName, Version] | None = None
-    if requirements:
-        resolver = _Resolver(storage)
-        wanted = resolver.resolve(requirements)
-        report.problems += resolver.problems
-        names = sorted(wanted)
-    for name in names:
-        blob = storage.get(state_path(name))
-        if blob is None:
-            report.problems.append(f"{name}: listed in the root page but has no state")
-            continue
-        state = ProjectState.from_json(blob.data)
-        if wanted is not None:
-            keep = [
-                r for r in state.files() if Version(r.version) == wanted[canonicalize_name(name)]
-            ]
-            state = ProjectState.of(state.name, keep)
-        for record in state.files():
-            _copy_file(storage, record, dest, report)
-        _write(dest, page_path(name, "html"), render.project_html(state))
-        _write(dest, page_path(name, "json"), render.project_json(state))
-        report.projects.add(name)
-    _write(dest, ROOT_HTML, render.root_html(report.projects))
-    _write(dest, ROOT_JSON, render.root_json(report.projects))
+        raise MirrorError(f"no index in {storage.describe()} (no {ROOT_JSON}); run pypapo build")
+    return sorted(canonicalize_name(n) for n in render.parse_root_json(root.data))
+
+
+def _projects_in(dest: Path) -> set[str]:
+    top = _local(dest, INDEX_PREFIX)
+    return {p.parent.name for p in top.glob("*/index.json")} if top.is_dir() else set()
+
+
+def mirror(
+    storage: Storage,
+    dest: Path,
+    requirements: Sequence[Requirement] = (),
+    *,
+    constraints: Sequence[Requirement] = (),
+    python_version: str | None = None,
+    jobs: int = 8,
+) -> MirrorReport:
+    """Copy the index (or the part ``requirements`` need) from ``storage`` into ``dest``.
+
+    Files first, then each project's pages, then the root pages, so a reader of ``dest`` never
+    follows a link to a file that is not there yet.
+    """
+    report = MirrorReport()
+    if not requirements:
+        names = _root_names(storage)
+        for name in names:
+            try:
+                project = read_project(storage, name)
+            except MirrorError as e:
+                report.problems.append(str(e))
+                continue
+            if project is None:
+                report.problems.append(f"{name}: in the root page but has no project page")
+                continue
+            problems = len(report.problems)
+            _copy_files(
+                storage, [f.record for f in project.files], dest, report, sidecars={}, jobs=jobs
+            )
+            if len(report.problems) == problems:
+                _write(dest, page_path(name, "html"), project.html)
+                _write(dest, page_path(name, "json"), project.json)
+                report.projects.add(name)
+        for path in (ROOT_HTML, ROOT_JSON):
+            blob = storage.get(path)
+            if blob is not None:
+                _write(dest, path, blob.data)
+        return report
+
+    _root_names(storage)  # a source without an index is an error, not "nothing needed"
+    resolver = Resolver(storage, python_version=python_version, constraints=constraints)
+    try:
+        chosen = resolver.resolve(requirements)
+    except MirrorError as e:
+        report.problems.append(str(e))
+        return report
+    report.problems += resolver.problems
+    report.notes += resolver.notes
+    for name, version in sorted(chosen.items()):
+        project = resolver.project(name)
+        assert project is not None  # noqa: S101 (chosen from it)
+        keep = [f.record for f in project.files if f.version == version]
+        problems = len(report.problems)
+        _copy_files(storage, keep, dest, report, sidecars=resolver.sidecars, jobs=jobs)
+        if len(report.problems) == problems:
+            state = ProjectState.of(project.name, keep)
+            _write(dest, page_path(name, "html"), render.project_html(state))
+            _write(dest, page_path(name, "json"), render.project_json(state))
+            report.projects.add(name)
+    projects = _projects_in(dest)
+    _write(dest, ROOT_HTML, render.root_html(projects))
+    _write(dest, ROOT_JSON, render.root_json(projects))
     return report
 
 
-def _requirements(args: argparse.Namespace) -> list[Requirement]:
-    lines: list[str] = list(args.requirements)
-    for path in args.requirement_files:
-        for raw in Path(path).read_text().splitlines():
-            line = raw.split("#", 1)[0].strip()
-            if line and not line.startswith("-"):
-                lines.append(line)
+# --- command line ------------------------------------------------------------------------------
+
+
+def logical_lines(text: str) -> list[str]:
+    """A requirements file's lines with continuations joined and comments removed."""
+    lines: list[str] = []
+    pending = ""
+    for raw in text.splitlines():
+        line = pending + raw
+        pending = ""
+        if line.endswith("\\"):
+            pending = line[:-1] + " "
+            continue
+        if line.lstrip().startswith("#"):
+            continue
+        line = line.split(" #", 1)[0].split("\t#", 1)[0].strip()
+        if line:
+            lines.append(line)
+    if pending.strip():
+        lines.append(pending.strip())
+    return lines
+
+
+@dataclass
+class RequirementSet:
+    requirements: list[Requirement] = field(default_factory=list)
+    constraints: list[Requirement] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+
+_NESTED = {"-r": "requirements", "--requirement": "requirements", "-c": "constraints",
+           "--constraint": "constraints"}  # fmt: skip
+
+
+def read_requirement_files(
+    paths: Iterable[str], read: Callable[[Path], str] = Path.read_text
+) -> RequirementSet:
+    """Requirements (and ``-c`` constraints) of pip requirements files, following ``-r``/``-c``
+    relative to the file naming them; other options (``--hash``, ``-e``, index options) are
+    ignored and listed."""
+    result = RequirementSet()
+    seen: set[Path] = set()
+
+    def visit(path: Path, kind: str) -> None:
+        if path.resolve() in seen:
+            return
+        seen.add(path.resolve())
+        try:
+            text = read(path)
+        except OSError as e:
+            raise MirrorError(f"cannot read requirements file {str(path)!r}: {e}") from e
+        for line in logical_lines(text):
+            word, _, rest = line.partition(" ")
+            option, eq, value = word.partition("=")
+            if option in _NESTED:
+                visit(path.parent / (value if eq else rest.strip()), _NESTED[option])
+            elif line.startswith("-"):
+                result.ignored.append(f"{path}: {line}")
+            else:
+                spec = line.split(" --", 1)[0].strip()  # drop per-line options (--hash=...)
+                target = result.requirements if kind == "requirements" else result.constraints
+                target.append(parse_requirement(spec, str(path)))
+
+    for p in paths:
+        visit(Path(p), "requirements")
+    return result
+
+
+def parse_requirement(text: str, where: str = "command line") -> Requirement:
     try:
-        return [Requirement(line) for line in lines]
+        return Requirement(text)
     except InvalidRequirement as e:
-        raise StorageError(f"invalid requirement: {e}") from e
+        raise MirrorError(f"invalid requirement {text!r} ({where}): {e}") from e
 
 
 def cmd_mirror(args: argparse.Namespace) -> int:
+    reqs = read_requirement_files(args.requirement_files)
+    reqs.requirements += [parse_requirement(r) for r in args.requirements]
+    if args.python_version is not None and not _is_version(args.python_version):
+        raise MirrorError(f"invalid --python-version {args.python_version!r}")
+    for ignored in reqs.ignored:
+        print(f"note: ignored option line {ignored}", file=sys.stderr)
+    if args.requirement_files and not reqs.requirements:
+        raise MirrorError("the requirements files name no requirements (a full mirror needs none)")
     storage = open_storage(args.source)
     dest = Path(args.dir)
-    report = mirror(storage, dest, _requirements(args))
+    report = mirror(
+        storage,
+        dest,
+        reqs.requirements,
+        constraints=reqs.constraints,
+        python_version=args.python_version,
+        jobs=args.jobs,
+    )
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
     for problem in report.problems:
         print(f"problem: {problem}", file=sys.stderr)
+    url = dest.resolve().as_uri() + "/" + quote(INDEX_PREFIX)
     print(
-        f"mirrored {len(report.projects)} projects into {dest}: {len(report.copied)} files "
-        f"copied, {len(report.skipped)} already present; use --index-url "
-        f"{dest.resolve().as_uri()}/simple/"
+        f"mirrored {len(report.projects)} projects from {storage.describe()} into {dest}: "
+        f"{len(report.copied)} files copied, {len(report.present)} already present; "
+        f"pip install --index-url {url}"
     )
     return 1 if report.problems else 0
 
@@ -233,11 +629,13 @@ def cmd_mirror(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "mirror",
-        help="copy the index (or what requirements need) into a folder usable as file://",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        help="copy the index, or what requirements need, into a folder usable as file://",
+        description="Copy an index (a folder or gs://bucket[/prefix]) into DIR so that "
+        "pip/uv install from file:///DIR/simple/ with no server. With requirements, copy only "
+        "the versions they need and list only those on the copied pages.",
     )
     p.add_argument("source", help="a folder or gs://bucket[/prefix] holding an index")
-    p.add_argument("dir", help="destination folder")
+    p.add_argument("dir", help="destination folder (created; files already there are reused)")
     p.add_argument("requirements", nargs="*", metavar="REQ", help="only what these need")
     p.add_argument(
         "-r",
@@ -246,6 +644,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="append",
         default=[],
         metavar="FILE",
-        help="read requirements from a requirements file",
+        help="read requirements from a pip requirements file (-r and -c inside are followed)",
     )
+    p.add_argument(
+        "--python-version",
+        metavar="X.Y[.Z]",
+        help="resolve markers and Requires-Python for this Python (default: the running one)",
+    )
+    p.add_argument("--jobs", type=int, default=8, help="parallel downloads (default 8)")
     p.set_defaults(func=cmd_mirror)

@@ -4,7 +4,6 @@ publishing pipeline that uploaded a file and lets the Cloud Function refresh the
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -12,18 +11,29 @@ from collections.abc import Callable
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from pypapo.layout import page_path
+from pypapo.errors import InvalidFilenameError
+from pypapo.layout import page_path, sidecar_path
+from pypapo.mirror import records_of_page
 from pypapo.storage import Storage, StorageError, open_storage
 
 
 def version_listed(storage: Storage, project: str, version: Version) -> bool:
-    """True once the project's JSON page lists a file of ``version``. Pages are written after
-    the sidecars they advertise, so a listed version is installable."""
-    blob = storage.get(page_path(canonicalize_name(project), "json"))
+    """True once the project's JSON page lists a file of ``version`` whose advertised PEP 658
+    sidecar exists. (The function writes sidecars before the pages that advertise them; the
+    sidecar is checked anyway, with one ``stat``, so "listed" means "installable".)"""
+    name = canonicalize_name(project)
+    blob = storage.get(page_path(name, "json"))
     if blob is None:
         return False
-    page = json.loads(blob.data)
-    return str(version) in page.get("versions", [])
+    try:
+        _name, files = records_of_page(blob.data)
+    except (ValueError, KeyError, TypeError, InvalidFilenameError):
+        return False  # not a page pypapo wrote: keep waiting, the timeout message names it
+    return any(
+        f.version == version
+        and (f.record.metadata_sha256 is None or storage.stat(sidecar_path(f.record.path)))
+        for f in files
+    )
 
 
 def wait_for(
