@@ -5,12 +5,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+# Debian packages the end-to-end tests drive: nginx (serving) and chromium (browse pages).
+missing=()
+{ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; } || missing+=(nginx)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     else
-        echo "nginx is missing: run 'sudo apt-get install nginx' (the end-to-end tests need it)" >&2
+        echo "missing: ${missing[*]}: run 'sudo apt-get install ${missing[*]}'" >&2
     fi
 fi
 export PATH="$PATH:/usr/sbin"
@@ -27,6 +31,12 @@ pipq .venv/bin/python -m pip install -q -e '.[test]'
 for extra in .ci/*-deps.txt; do
     if [ -e "$extra" ]; then pipq .venv/bin/python -m pip install -q -r "$extra"; fi
 done
+# poetry and pdm live in their own venv so their dependencies never meet the project's
+if [ ! -x .venv-clients/bin/pdm ] || [ ! -x .venv-clients/bin/poetry ]; then
+    "$PY" -m venv .venv-clients
+    pipq .venv-clients/bin/python -m pip install -q poetry pdm "hishel[httpx2]>=1.4,<2"
+fi
+export PYPAPO_CLIENTS_BIN="$PWD/.venv-clients/bin"
 if [ -d bench ] && compgen -G "bench/*.py" >/dev/null; then MYPY_EXTRA=bench; else MYPY_EXTRA=; fi
 export PATH="$PWD/.venv/bin:$PATH"
 

@@ -133,7 +133,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-EXTRA_COMMANDS: tuple[str, ...] = ("pypapo.upload", "pypapo.mirror", "pypapo.wait")
+EXTRA_COMMANDS: tuple[str, ...] = (
+    "pypapo.upload",
+    "pypapo.check",
+    "pypapo.mirror",
+    "pypapo.wait",
+)
 """Modules that add subcommands: each has ``register(subparsers)`` setting ``func`` defaults."""
 
 
