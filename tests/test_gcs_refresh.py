@@ -19,7 +19,7 @@ from pypapo.storage.gcs import GCSStorage
 from tests.gcs_emulator import Emulator
 from tests.test_refresh_invariant import Op, check_invariant, operations
 
-EXAMPLES = int(os.environ.get("PYPAPO_GCS_INVARIANT_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("PYPAPO_GCS_INVARIANT_EXAMPLES", "120"))
 
 
 def _uploader(storage: Storage) -> Callable[[str, bytes], None]:

@@ -26,7 +26,7 @@ from pypapo.storage.local import LocalStorage
 PROJECTS = ["alpha", "Beta.Two", "gamma_x"]
 VERSIONS = ["1.0", "1.1", "2.0rc1"]
 DIRS = ["", "pkgs/", "team a/ü/"]
-EXAMPLES = int(os.environ.get("PYPAPO_INVARIANT_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("PYPAPO_INVARIANT_EXAMPLES", "300"))
 
 
 @dataclass(frozen=True)
