@@ -16,6 +16,7 @@ from urllib.parse import quote
 import jinja2
 from packaging.version import Version
 
+from pypapo import render
 from pypapo.layout import BROWSE_PREFIX
 from pypapo.model import FileRecord, ProjectState
 from pypapo.render import file_url
@@ -31,14 +32,8 @@ def project_page_path(project: str) -> str:
 
 @cache
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("pypapo", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    # the machine pages' environment (same loader and escaping) plus the browse pages' filter
+    env = render.environment().overlay()
     env.filters["size"] = human_size
     return env
 

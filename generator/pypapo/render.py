@@ -25,7 +25,8 @@ HTML_CONTENT_TYPE = "text/html; charset=utf-8"
 
 
 @cache
-def _environment() -> jinja2.Environment:
+def environment() -> jinja2.Environment:
+    """The Jinja2 environment for every page template (autoescaped HTML)."""
     return jinja2.Environment(
         loader=jinja2.PackageLoader("pypapo", "templates"),
         autoescape=True,
@@ -63,7 +64,7 @@ def _dumps(body: dict[str, Any]) -> bytes:
 
 
 def project_html(state: ProjectState) -> bytes:
-    template = _environment().get_template("project.html")
+    template = environment().get_template("project.html")
     page = template.render(api_version=API_VERSION, name=state.name, files=_links(state))
     return page.encode()
 
@@ -99,7 +100,7 @@ def project_json(state: ProjectState) -> bytes:
 
 
 def root_html(projects: Iterable[str]) -> bytes:
-    template = _environment().get_template("root.html")
+    template = environment().get_template("root.html")
     return template.render(api_version=API_VERSION, projects=sorted(projects)).encode()
 
 
