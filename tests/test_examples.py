@@ -19,6 +19,7 @@ from packaging.requirements import Requirement
 
 from pypapo.cli import _parser
 from pypapo.sample import SampleProject, write_sdist, write_wheel
+from tests.cloudbuild_schema import check_schema
 from tests.conftest import require_tool
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -34,15 +35,6 @@ SUBSTITUTION = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Z
 def _load(config: Path) -> dict[str, Any]:
     data: dict[str, Any] = yaml.safe_load(config.read_text())
     return data
-
-
-def _check_schema(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [require_tool("check-jsonschema"), "--builtin-schema", "vendor.cloudbuild", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 def _substitute(text: str, values: dict[str, str]) -> str:
@@ -62,7 +54,7 @@ def test_there_are_two_examples() -> None:
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
 def test_validates_against_cloud_build_schema(config: Path) -> None:
-    result = _check_schema(config)
+    result = check_schema(config)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -71,7 +63,7 @@ def test_schema_check_rejects_a_broken_example(tmp_path: Path) -> None:
     data["steps"][0]["args"] = "not a list"
     broken = tmp_path / "broken.yaml"
     broken.write_text(yaml.safe_dump(data))
-    assert _check_schema(broken).returncode != 0
+    assert check_schema(broken).returncode != 0
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)

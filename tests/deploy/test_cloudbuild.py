@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.cloudbuild_schema import check_schema
 from tests.conftest import require_tool
 from tests.deploy.conftest import K8S, REPO
 
@@ -27,16 +28,6 @@ def _config() -> dict[str, Any]:
 
 def _steps() -> dict[str, dict[str, Any]]:
     return {step["id"]: step for step in _config()["steps"]}
-
-
-def _check_schema(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [require_tool("check-jsonschema"), "--builtin-schema", "vendor.cloudbuild", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
 
 
 def _resolve(text: str) -> str:
@@ -58,7 +49,7 @@ def _resolve(text: str) -> str:
 
 
 def test_validates_against_the_cloud_build_schema() -> None:
-    result = _check_schema(CONFIG)
+    result = check_schema(CONFIG)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -67,7 +58,7 @@ def test_schema_check_rejects_a_broken_config(tmp_path: Path) -> None:
     broken["steps"][0]["nmae"] = broken["steps"][0].pop("name")
     path = tmp_path / "cloudbuild.yaml"
     path.write_text(yaml.safe_dump(broken))
-    assert _check_schema(path).returncode != 0
+    assert check_schema(path).returncode != 0
 
 
 # --- substitutions -----------------------------------------------------------------------------
