@@ -27,7 +27,7 @@ from typing import Any
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from pypapo.events import EventError, from_cloudevent, object_path
+from pypapo.events import EventError, from_cloudevent, object_hint, object_path
 from pypapo.layout import is_own_write
 from pypapo.refresh import refresh
 from pypapo.storage import Storage
@@ -74,7 +74,12 @@ def handle(attributes: Mapping[str, Any], data: Mapping[str, Any] | None) -> str
     if is_own_write(path):  # loop guard: decided from the name alone, before any storage call
         log("DEBUG", "ignored pypapo's own write", outcome="own-write", **fields)
         return "own-write"
-    report = refresh(storage_for(bucket, os.environ.get("PYPAPO_PREFIX", "")), [path])
+    hint = object_hint(event, path)
+    report = refresh(
+        storage_for(bucket, os.environ.get("PYPAPO_PREFIX", "")),
+        [path],
+        hints={path: hint} if hint is not None else None,
+    )
     duration_ms = round((time.monotonic() - started) * 1000, 1)
     for error in report.errors:
         log(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from pypapo.events import EventError, ObjectEvent, from_cloudevent, object_path
+from pypapo.events import EventError, ObjectEvent, from_cloudevent, object_hint, object_path
+from pypapo.storage import ObjectInfo
 
 ATTRS = {
     "id": "42",
@@ -57,3 +59,60 @@ def test_rejects(attrs: dict[str, Any], data: dict[str, Any], message: str) -> N
 )
 def test_object_path(name: str, prefix: str, expected: str | None) -> None:
     assert object_path(ObjectEvent("finalized", "b", name, None, "1"), prefix) == expected
+
+
+RESOURCE = {
+    "bucket": "bkt",
+    "name": "idx/pkgs/foo-1.0.tar.gz",
+    "generation": "1732525200123456",
+    "size": "1234",
+    "timeCreated": "2026-11-25T09:00:00.123Z",
+    "metadata": {"pypapo-yanked": "broken", "other": "x"},
+}
+
+
+def test_a_finalized_event_describes_the_object() -> None:
+    event = from_cloudevent(ATTRS, RESOURCE)
+    assert object_hint(event, "pkgs/foo-1.0.tar.gz") == ObjectInfo(
+        path="pkgs/foo-1.0.tar.gz",
+        size=1234,
+        generation="1732525200123456",
+        created=datetime(2026, 11, 25, 9, 0, 0, 123000, tzinfo=UTC),
+        metadata={"pypapo-yanked": "broken", "other": "x"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("stamp", "expected"),
+    [
+        ("2026-11-25T09:00:00Z", datetime(2026, 11, 25, 9, tzinfo=UTC)),
+        ("2026-11-25T09:00:00.5Z", datetime(2026, 11, 25, 9, 0, 0, 500000, tzinfo=UTC)),
+        # nanoseconds are cut to microseconds, as the storage client does for a stat
+        ("2026-11-25T09:00:00.123456789Z", datetime(2026, 11, 25, 9, 0, 0, 123456, tzinfo=UTC)),
+        ("2026-11-25T10:00:00.000001+01:00", datetime(2026, 11, 25, 9, 0, 0, 1, tzinfo=UTC)),
+    ],
+)
+def test_creation_times(stamp: str, expected: datetime) -> None:
+    event = from_cloudevent(ATTRS, {**RESOURCE, "timeCreated": stamp})
+    hint = object_hint(event, "p")
+    assert hint is not None
+    assert hint.created == expected
+
+
+@pytest.mark.parametrize(
+    ("kind", "change"),
+    [
+        ("deleted", {}),  # a deleted object's description says nothing of what is there now
+        ("metadataUpdated", {}),  # may be older than a later patch
+        ("finalized", {"size": None}),
+        ("finalized", {"size": "-1"}),
+        ("finalized", {"size": "many"}),
+        ("finalized", {"timeCreated": "yesterday"}),
+        ("finalized", {"timeCreated": "2026-13-45T09:00:00Z"}),
+        ("finalized", {"generation": None}),
+    ],
+)
+def test_no_description_unless_complete_and_finalized(kind: str, change: dict[str, Any]) -> None:
+    attrs = {**ATTRS, "type": f"google.cloud.storage.object.v1.{kind}"}
+    resource = {k: v for k, v in {**RESOURCE, **change}.items() if v is not None}
+    assert object_hint(from_cloudevent(attrs, resource), "p") is None

@@ -53,7 +53,13 @@ def test_events_build_the_index_like_a_full_build(
     function: FunctionServer, bucket: Any, tmp_path: Path
 ) -> None:
     storage = GCSStorage(bucket, PREFIX)
-    names: list[tuple[str, str]] = []
+    # each event carries the object's resource as it was when the change happened, as
+    # Eventarc's do, so late deliveries describe generations that are gone by then
+    events: list[tuple[str, str, dict[str, Any]]] = []
+
+    def happened(kind: str, name: str, resource: dict[str, Any] | None = None) -> None:
+        events.append((kind, name, resource or function.object_resource(name)))
+
     for name, version in [
         ("app", "1.0"),
         ("Lib.Core", "1.0"),
@@ -61,19 +67,25 @@ def test_events_build_the_index_like_a_full_build(
         ("other", "0.1"),
     ]:
         path, data = _wheel(name, version, requires_dist=["lib-core"] if name == "app" else [])
-        names.append(("finalized", _upload(bucket, path, data)))
+        happened("finalized", _upload(bucket, path, data))
     sdist = SampleProject("app", "1.0")
-    names.append(("finalized", _upload(bucket, f"pkgs/{sdist.stem}.tar.gz", sdist_bytes(sdist))))
-    # an overwrite fires a delete and a finalize at once; a yank fires metadataUpdated
+    happened("finalized", _upload(bucket, f"pkgs/{sdist.stem}.tar.gz", sdist_bytes(sdist)))
+    # an overwrite fires a delete of the old generation and a finalize of the new one
     path, data = _wheel("other", "0.1", summary="overwritten")
-    names += [("deleted", _upload(bucket, path, data)), ("finalized", f"{PREFIX}/{path}")]
+    old = function.object_resource(f"{PREFIX}/{path}")
+    happened("finalized", _upload(bucket, path, data))
+    happened("deleted", f"{PREFIX}/{path}", old)
+    # a yank fires metadataUpdated
     storage.set_metadata("pkgs/lib_core-2.0-py3-none-any.whl", YANK_KEY, "broken")
-    names.append(("metadataUpdated", f"{PREFIX}/pkgs/lib_core-2.0-py3-none-any.whl"))
+    happened("metadataUpdated", f"{PREFIX}/pkgs/lib_core-2.0-py3-none-any.whl")
+    assert old["generation"] != events[-3][2]["generation"]
 
-    deliveries = [(kind, name, mode) for kind, name in names for mode in ("binary", "structured")]
+    deliveries = [(event, mode) for event in events for mode in ("binary", "structured")]
     random.Random(7).shuffle(deliveries)
     with ThreadPoolExecutor(4) as pool:
-        statuses = list(pool.map(lambda d: function.post_event(d[0], d[1], d[2]), deliveries))
+        statuses = list(
+            pool.map(lambda d: function.post_event(d[0][0], d[0][1], d[1], d[0][2]), deliveries)
+        )
     assert statuses == [200] * len(deliveries)
     # the function's own writes come back as events too: each is dropped before any storage call
     own = [i.path for i in storage.list("simple/")] + ["pkgs/app-1.0-py3-none-any.whl.metadata"]

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
+import urllib.request
 import uuid
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pypapo.events import from_cloudevent, object_hint
 from pypapo.layout import page_path
 from pypapo.refresh import build, refresh
 from pypapo.sample import SampleProject, wheel_bytes
-from pypapo.storage import FILE_CACHE_CONTROL, Storage
+from pypapo.storage import FILE_CACHE_CONTROL, YANK_KEY, Storage
 from pypapo.storage.counting import CountingStorage
 from pypapo.storage.gcs import GCSStorage
 from tests.gcs_emulator import Emulator
@@ -54,22 +58,47 @@ def test_refresh_converges_to_full_build_on_gcs(
     check_invariant(storage, _uploader(storage), ops, seed, threads)
 
 
-def test_new_upload_costs_at_most_nine_requests(gcs_bucket: Any) -> None:
+def test_new_upload_costs_at_most_eight_requests(gcs_bucket: Any) -> None:
     storage = GCSStorage(gcs_bucket)
     upload = _uploader(storage)
     first = wheel_bytes(SampleProject("proj", "1.0"))
     upload("pkgs/proj-1.0-py3-none-any.whl", first)
     build(storage)
-    second = wheel_bytes(SampleProject("proj", "1.1"))
-    upload("pkgs/proj-1.1-py3-none-any.whl", second)
+    new = "pkgs/proj-1.1-py3-none-any.whl"
+    upload(new, wheel_bytes(SampleProject("proj", "1.1")))
+    event = storage.stat(new)  # what the finalized event carries, as the function passes it
+    assert event is not None
     counting = CountingStorage(storage)
-    report = refresh(counting, ["pkgs/proj-1.1-py3-none-any.whl"])
+    report = refresh(counting, [new], hints={new: event})
     assert report.errors == []
-    assert counting.total <= 9, counting.calls  # 8 + the browse page
+    # state, stream, state CAS, sidecar, index.html, index.json, browse page, state check
+    assert counting.total <= 8, counting.calls
     assert counting.calls["stream"] == 1
+    assert counting.calls["stat"] == 0
+    # without the event's description (`pypapo refresh`), one stat more
+    upload(new, wheel_bytes(SampleProject("proj", "1.1", summary="again")))
+    counting.reset()
+    assert refresh(counting, [new]).errors == []
+    assert counting.calls["stat"] == 1
+    assert counting.total <= 9, counting.calls
     page = gcs_bucket.get_blob(page_path("proj", "json"))
     assert page.content_type == "application/vnd.pypi.simple.v1+json"
     assert page.cache_control == "public, max-age=10"
     sidecar = gcs_bucket.get_blob("pkgs/proj-1.1-py3-none-any.whl.metadata")
     assert sidecar.cache_control == FILE_CACHE_CONTROL
-    assert sidecar.download_as_bytes() == SampleProject("proj", "1.1").metadata()
+    assert sidecar.download_as_bytes() == SampleProject("proj", "1.1", summary="again").metadata()
+
+
+def test_an_events_description_equals_a_stat(gcs_emulator: Emulator, gcs_bucket: Any) -> None:
+    """What the function reads from an event's object resource is exactly what a stat of the
+    object returns, so a refresh with the hint writes the bytes a refresh without one does."""
+    storage = GCSStorage(gcs_bucket, "idx")
+    path = "pkgs/proj-1.0-py3-none-any.whl"
+    _uploader(storage)(path, wheel_bytes(SampleProject("proj", "1.0")))
+    storage.set_metadata(path, YANK_KEY, "broken")
+    url = f"{gcs_emulator.url}/storage/v1/b/{gcs_bucket.name}/o/{quote('idx/' + path, safe='')}"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        resource = json.loads(response.read())
+    attributes = {"id": "1", "type": "google.cloud.storage.object.v1.finalized"}
+    event = from_cloudevent(attributes, resource)
+    assert object_hint(event, path) == storage.stat(path)

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
+import pkginfo
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from pypapo.errors import InvalidMetadataError, MetadataMismatchError
 from pypapo.layout import parse_dist_filename
@@ -124,3 +131,63 @@ def test_sidecar_decision(
     lines += [f"Dynamic: {d}" for d in dynamic]
     meta = parse_core_metadata(filename, _meta(*lines))
     assert serves_sidecar(meta, parse_dist_filename(filename)) is expected
+
+
+_HEADER_LINES = st.sampled_from(
+    [
+        "Metadata-Version: 1.0",
+        "Metadata-Version: 2.1",
+        "Metadata-Version: 2.2",
+        "Metadata-Version: 2.4",
+        "Metadata-Version: 9.9",
+        "Name: Foo.Bar",
+        "Name: other",
+        "Version: 1.0",
+        "Version: 2.0rc1",
+        "Summary: one   line",
+        "Summary: folded\n  over two",
+        "Summary: UNKNOWN",
+        "Requires-Python: >=3.9",
+        "Requires-Python: >=3.8,\n  <4",
+        "Dynamic: Requires-Dist",
+        "Dynamic: version",
+        "Requires-Dist: attrs",
+        "Description: old style\n        |continued",
+        "Classifier: Programming Language :: Python",
+        "not a header line",
+    ]
+)
+
+
+@given(
+    headers=st.lists(_HEADER_LINES, max_size=10),
+    body=st.sampled_from(["", "\n", "\nlong description\n\nwith: a colon\n", "\r\nbody"]),
+    newline=st.sampled_from(["\n", "\r\n"]),
+)
+@settings(max_examples=300, deadline=None)
+def test_fields_agree_with_plain_pkginfo(headers: list[str], body: str, newline: str) -> None:
+    """Only the index's fields and only the header block are parsed; the answer is pkginfo's."""
+    raw = (newline.join(headers) + newline + body).encode()
+    plain = pkginfo.Distribution()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain.parse(raw)
+    try:
+        meta = parse_core_metadata("p", raw)
+    except InvalidMetadataError:
+        assert not plain.name or not plain.version or _invalid(plain)
+        return
+    assert (meta.name, str(meta.version)) == (plain.name, str(Version(plain.version or "")))
+    assert meta.metadata_version == (plain.metadata_version or "1.0")
+    assert meta.requires_python == ((plain.requires_python or "").strip() or None)
+    assert meta.summary == " ".join((plain.summary or "").split())
+    assert meta.dynamic == tuple(d.strip().lower() for d in plain.dynamic or ())
+
+
+def _invalid(plain: pkginfo.Distribution) -> bool:
+    try:
+        Version(plain.version or "")
+        SpecifierSet(plain.requires_python or "")
+    except (InvalidVersion, InvalidSpecifier):
+        return True
+    return False

@@ -188,9 +188,7 @@ def test_problems_and_notes(source: Path, tmp_path: Path) -> None:
     assert report.projects == {"dyn"}
 
 
-def test_a_file_changed_after_indexing_is_reported_not_copied(
-    source: Path, tmp_path: Path
-) -> None:
+def test_a_file_changed_after_indexing_is_reported_not_copied(source: Path, tmp_path: Path) -> None:
     (source / "libs" / "lib_core-1.0-py3-none-any.whl").write_bytes(b"not the indexed file")
     dest = tmp_path / "d"
     report = mirror(LocalStorage(source), dest, [Requirement("app")])
@@ -238,8 +236,7 @@ def test_cli_reads_requirements_files(
     (tmp_path / "constraints.txt").write_text("lib-core==0.9  # old one\n")
     (tmp_path / "more.txt").write_text("-c constraints.txt\nyankee==2.0 \\\n  --hash=sha256:00\n")
     (tmp_path / "requirements.txt").write_text(
-        "# private ones\n--index-url https://example.invalid/simple/\n-r more.txt\nlib-core\n"
-        "-e .\n"
+        "# private ones\n--index-url https://example.invalid/simple/\n-r more.txt\nlib-core\n-e .\n"
     )
     dest = tmp_path / "dest"
     assert main(["mirror", str(source), str(dest), "-r", str(tmp_path / "requirements.txt")]) == 0

@@ -230,3 +230,58 @@ def test_corrupt_state_is_reported_and_build_repairs_it(tmp_path: Path, garbage:
     assert build(storage).errors == []
     assert (tmp_path / page_path("proj", "json")).read_bytes() == expected
     assert refresh(storage, [_rel(tmp_path, wheel)]).errors == []
+
+
+def test_an_events_description_saves_the_stat_of_a_new_upload(tmp_path: Path) -> None:
+    add_wheel(tmp_path, "proj", "1.0")
+    build(LocalStorage(tmp_path))
+    path = _rel(tmp_path, add_wheel(tmp_path, "proj", "1.1"))
+    hint = LocalStorage(tmp_path).stat(path)
+    assert hint is not None
+    storage = CountingStorage(LocalStorage(tmp_path))
+    assert refresh(storage, [path], hints={path: hint}).errors == []
+    assert storage.calls["stat"] == 0
+    assert storage.total <= 8, storage.calls
+    assert [p.version for p in _page(tmp_path, "proj").packages] == ["1.0", "1.1"]
+
+
+def test_a_stale_events_description_is_not_indexed(tmp_path: Path) -> None:
+    """An event delivered after the object was overwritten names a generation that is gone:
+    the pinned read fails and the object is looked at as it is now."""
+    wheel = add_wheel(tmp_path, "proj", "1.0", summary="first")
+    storage = LocalStorage(tmp_path)
+    path = _rel(tmp_path, wheel)
+    stale = storage.stat(path)
+    assert stale is not None
+    add_wheel(tmp_path, "proj", "1.0", summary="second")
+    report = refresh(storage, [path], hints={path: stale})
+    assert report.errors == []
+    sidecar = wheel.with_name(wheel.name + ".metadata").read_bytes()
+    assert b"Summary: second" in sidecar
+    [dist] = _page(tmp_path, "proj").packages
+    import hashlib  # noqa: PLC0415
+
+    assert dist.digests == {"sha256": hashlib.sha256(wheel.read_bytes()).hexdigest()}
+    [record] = json.loads((tmp_path / state_path("proj")).read_bytes())["records"]
+    assert record["generation"] == storage.stat(path).generation != stale.generation  # type: ignore[union-attr]
+    # and an event for a file deleted since then indexes nothing
+    deleted = _rel(tmp_path, add_wheel(tmp_path, "proj", "2.0"))
+    hint = storage.stat(deleted)
+    assert hint is not None
+    (tmp_path / deleted).unlink()
+    refresh(storage, [deleted], hints={deleted: hint})
+    assert [p.version for p in _page(tmp_path, "proj").packages] == ["1.0"]
+
+
+def test_an_old_description_of_an_indexed_file_does_not_undo_a_yank(tmp_path: Path) -> None:
+    """A late finalized event carries the metadata from before a yank: for a generation the
+    state already has, refresh stats instead of believing it."""
+    wheel = add_wheel(tmp_path, "proj", "1.0")
+    storage = LocalStorage(tmp_path)
+    path = _rel(tmp_path, wheel)
+    before_yank = storage.stat(path)
+    assert before_yank is not None
+    storage.set_metadata(path, YANK_KEY, "broken")
+    refresh(storage, [path])
+    refresh(storage, [path], hints={path: before_yank})
+    assert _page(tmp_path, "proj").packages[0].yanked_reason == "broken"

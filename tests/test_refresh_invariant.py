@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from pypapo.layout import BROWSE_PREFIX, INDEX_PREFIX, SIDECAR_SUFFIX
 from pypapo.refresh import build, refresh
 from pypapo.sample import SampleProject, sdist_bytes, wheel_bytes
-from pypapo.storage import YANK_KEY, Storage
+from pypapo.storage import YANK_KEY, ObjectInfo, Storage
 from pypapo.storage.local import LocalStorage
 
 PROJECTS = ["alpha", "Beta.Two", "gamma_x"]
@@ -123,16 +123,18 @@ def check_invariant(
     threads: int,
 ) -> None:
     rng = random.Random(seed)
-    events: list[str] = []
+    events: list[tuple[str, ObjectInfo | None]] = []
     for op in ops:
         path = apply(storage, put_file, op)
-        events.append(path)
+        # an upload's event describes the object as it was then (a hint that may be stale
+        # by delivery time); the function passes that description to refresh
+        events.append((path, storage.stat(path) if isinstance(op, Upload) else None))
         if rng.random() < 0.5:  # some events arrive while uploads are still going on
-            refresh(storage, [path])
+            _deliver(storage, events[-1])
     deliveries = [e for e in events for _ in range(rng.randint(1, 3))]
     rng.shuffle(deliveries)
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        list(pool.map(lambda p: refresh(storage, [p]), deliveries))
+        list(pool.map(lambda e: _deliver(storage, e), deliveries))
     incremental = snapshot(storage)
 
     wipe_index(storage)
@@ -144,6 +146,11 @@ def check_invariant(
     for path in from_scratch:
         if path.endswith(SIDECAR_SUFFIX):  # every advertised sidecar exists, and only those
             assert storage.stat(path.removesuffix(SIDECAR_SUFFIX)) is not None
+
+
+def _deliver(storage: Storage, event: tuple[str, ObjectInfo | None]) -> None:
+    path, hint = event
+    refresh(storage, [path], hints={path: hint} if hint is not None else None)
 
 
 def _local_put(root: Path) -> Callable[[str, bytes], None]:

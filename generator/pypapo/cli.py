@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import posixpath
 import sys
 import time
@@ -52,7 +53,10 @@ class _Progress:
 
 def cmd_build(args: argparse.Namespace) -> int:
     storage = open_storage(args.target)
-    report = build(storage, workers=args.workers, progress=_Progress())
+    # a folder's build is CPU work (archives, metadata), a bucket's is waiting on requests
+    local = not args.target.startswith("gs://")
+    workers = args.workers if args.workers is not None else (os.cpu_count() or 1) if local else 8
+    report = build(storage, workers=workers, progress=_Progress(), processes=local)
     _print_errors(report)
     print(_summary(report, f"built {storage.describe()}"))
     return EXIT_SKIPPED if report.errors else EXIT_OK
@@ -157,7 +161,12 @@ def _parser() -> argparse.ArgumentParser:
 
     p = command("build", cmd_build, "index everything in TARGET from scratch (also repairs)")
     p.add_argument("target", help="a folder or gs://bucket[/prefix]")
-    p.add_argument("--workers", type=int, default=8, help="projects indexed in parallel")
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="projects indexed in parallel (default: one process per CPU for a folder, "
+        "8 threads for a bucket)",
+    )
 
     p = command("refresh", cmd_refresh, "update the index for changed object paths only")
     p.add_argument("target")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import dataclass
+from typing import IO
 
 from pypapo.archive import read_core_metadata
 from pypapo.layout import DistName, parse_dist_filename
@@ -36,13 +37,18 @@ def parse_distribution(storage: Storage, info: ObjectInfo) -> Parsed:
     dist = parse_dist_filename(info.path)
     digest = StreamDigest()
     storage.stream(info.path, info.generation, digest)
-    view = SparseFile(
-        digest.size,
-        bytes(digest.head),
-        digest.tail,
-        lambda start, end: storage.read_range(info.path, start, end, info.generation),
-    )
-    raw = read_core_metadata(info.path, dist, io.BufferedReader(view, buffer_size=1 << 16))
+    fileobj: IO[bytes]
+    if digest.size == len(digest.head):  # the whole object is in memory (most distributions)
+        fileobj = io.BytesIO(digest.head)
+    else:
+        view = SparseFile(
+            digest.size,
+            bytes(digest.head),
+            digest.tail,
+            lambda start, end: storage.read_range(info.path, start, end, info.generation),
+        )
+        fileobj = io.BufferedReader(view, buffer_size=1 << 16)
+    raw = read_core_metadata(info.path, dist, fileobj)
     return parsed_from(info, dist, digest.hexdigest(), digest.size, raw)
 
 

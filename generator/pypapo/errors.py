@@ -16,6 +16,10 @@ class BadDistributionError(Exception):
         self.path = path
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type[BadDistributionError], tuple[str, str]]:
+        # pickled by full builds that index projects in worker processes
+        return type(self), (self.path, self.reason)
+
 
 class InvalidFilenameError(BadDistributionError):
     kind = "invalid filename"
@@ -58,3 +62,6 @@ class ConflictError(Exception):
         super().__init__(f"gave up after {attempts} conflicting attempts: {what}")
         self.what = what
         self.attempts = attempts
+
+    def __reduce__(self) -> tuple[type[ConflictError], tuple[str, int]]:
+        return type(self), (self.what, self.attempts)

@@ -1,14 +1,20 @@
 """Cloud Storage object events as typed values. Pure: the Cloud Function adapter feeds it the
 CloudEvent's attributes and data, and only ever acts on the result.
 
-The event kind is a hint for logs only: refresh looks at the object as it is now.
+The event kind is a hint: refresh looks at the object as it is now. A finalized event's object
+resource (generation, size, creation time, metadata) spares refresh one stat of a new upload;
+refresh never trusts it further than a read pinned to that generation.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+
+from pypapo.storage import ObjectInfo
 
 EVENT_PREFIX = "google.cloud.storage.object.v1."
 KINDS = frozenset({"finalized", "deleted", "archived", "metadataUpdated"})
@@ -25,6 +31,9 @@ class ObjectEvent:
     name: str
     generation: str | None
     event_id: str
+    size: int | None = None
+    created: datetime | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 def from_cloudevent(attributes: Mapping[str, Any], data: Mapping[str, Any] | None) -> ObjectEvent:
@@ -45,12 +54,61 @@ def from_cloudevent(attributes: Mapping[str, Any], data: Mapping[str, Any] | Non
     if not name or not bucket:
         raise EventError(f"event {attributes.get('id')!r} names no bucket and object")
     generation = payload.get("generation")
+    metadata = payload.get("metadata")
     return ObjectEvent(
         kind=event_type[len(EVENT_PREFIX) :],
         bucket=str(bucket),
         name=str(name),
         generation=str(generation) if generation is not None else None,
         event_id=str(attributes.get("id", "")),
+        size=_int(payload.get("size")),
+        created=_timestamp(payload.get("timeCreated")),
+        metadata=(
+            {str(k): str(v) for k, v in metadata.items() if v is not None}
+            if isinstance(metadata, Mapping)
+            else {}
+        ),
+    )
+
+
+def _int(value: Any) -> int | None:
+    # the JSON API sends int64 fields as strings
+    try:
+        number = int(str(value))
+    except ValueError:
+        return None
+    return number if number >= 0 else None
+
+
+_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)")
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """RFC 3339 as GCS writes it, truncated to microseconds like the storage client does."""
+    match = _RFC3339.fullmatch(str(value)) if value is not None else None
+    if match is None:
+        return None
+    whole, fraction, zone = match.groups()
+    text = f"{whole}.{(fraction or '0')[:6]:0<6}{'+00:00' if zone == 'Z' else zone}"
+    try:
+        return datetime.fromisoformat(text).astimezone(UTC)
+    except ValueError:
+        return None
+
+
+def object_hint(event: ObjectEvent, path: str) -> ObjectInfo | None:
+    """What a finalized event says of the new object, as ``refresh`` takes it (``path`` is the
+    object's path below the index prefix); None for other events or an incomplete resource."""
+    if event.kind != "finalized" or event.generation is None:
+        return None
+    if event.size is None or event.created is None:
+        return None
+    return ObjectInfo(
+        path=path,
+        size=event.size,
+        generation=event.generation,
+        created=event.created,
+        metadata=dict(event.metadata),
     )
 
 

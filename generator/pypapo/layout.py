@@ -8,6 +8,7 @@ and local yank markers ``<file>.yanked``.
 
 from __future__ import annotations
 
+import functools
 import posixpath
 from dataclasses import dataclass
 from typing import Literal
@@ -62,6 +63,7 @@ def looks_like_distribution(path: str) -> bool:
     return not is_own_write(path) and path.endswith((".whl", *_SDIST_SUFFIXES))
 
 
+@functools.lru_cache(maxsize=1 << 14)  # a build parses each name twice: to group, then to read
 def parse_dist_filename(path: str) -> DistName:
     """Project, version and kind from the file name, using packaging's own parsers."""
     filename = posixpath.basename(path)

@@ -5,6 +5,7 @@ Parsing is pkginfo's; validation of names, versions and specifiers is packaging'
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -32,6 +33,29 @@ class CoreMetadata:
     dynamic: tuple[str, ...]
 
 
+class _IndexFields(pkginfo.Distribution):
+    """pkginfo's parser, asked only for the fields an index page shows: a full build parses
+    thousands of METADATA files and every other header is never looked at.
+
+    ``_getHeaderAttrs`` is the hook pkginfo's ``parse`` asks which headers to read (per
+    Metadata-Version); should a pkginfo release stop calling it, parsing stays correct, only
+    slower (``tests/test_metadata.py`` compares the result with plain pkginfo's)."""
+
+    def _getHeaderAttrs(self) -> tuple[tuple[str, str, bool], ...]:  # noqa: N802 (pkginfo's name)
+        every = super()._getHeaderAttrs()  # type: ignore[misc]
+        return tuple(h for h in every if h[1] in _INDEX_FIELDS)
+
+
+_INDEX_FIELDS = frozenset({"name", "version", "requires_python", "summary", "dynamic"})
+_END_OF_HEADERS = re.compile(rb"(\r?\n)\r?\n")
+
+
+def _headers(raw: bytes) -> bytes:
+    """The header block: the body is the long description (often a whole README), not needed."""
+    end = _END_OF_HEADERS.search(raw)
+    return raw if end is None else raw[: end.end(1)]
+
+
 def parse_core_metadata(path: str, raw: bytes) -> CoreMetadata:
     """Parse METADATA/PKG-INFO bytes; ``path`` only names the file in errors."""
     if len(raw) > MAX_METADATA_BYTES:
@@ -42,11 +66,11 @@ def parse_core_metadata(path: str, raw: bytes) -> CoreMetadata:
         raise InvalidMetadataError(
             path, f"metadata is not UTF-8 ({e.reason} at byte {e.start})"
         ) from e
-    dist = pkginfo.Distribution()
+    dist = _IndexFields()
     with warnings.catch_warnings():
         # pkginfo warns on Metadata-Version values newer than it knows; our fields are stable
         warnings.simplefilter("ignore")
-        dist.parse(raw)
+        dist.parse(_headers(raw))
     if not dist.name:
         raise InvalidMetadataError(path, "metadata has no Name")
     if not dist.version:

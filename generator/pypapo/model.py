@@ -82,7 +82,9 @@ class ProjectState:
             # not dataclasses.asdict: its deep copies dominated the cost of a refresh's state
             "records": [{f: getattr(r, f) for f in _RECORD_FIELDS} for r in self.records],
         }
-        return (json.dumps(body, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode()
+        # compact, so that json uses its C encoder: a full build writes one state per project
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return (text + "\n").encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> ProjectState:

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import multiprocessing
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 from packaging.utils import NormalizedName, canonicalize_name
 
@@ -134,12 +137,14 @@ class _ProjectUpdate:
         paths: Iterable[str],
         *,
         known: Mapping[str, ObjectInfo] | None = None,
+        hints: Mapping[str, ObjectInfo] | None = None,
         full: bool = False,
     ) -> None:
         self.storage = storage
         self.project = project
         self.paths = set(paths)
         self.known = dict(known or {})
+        self.hints = dict(hints or {})
         self.full = full
         self.report = Report()
         self.parsed: dict[tuple[str, str], Parsed | BadDistributionError] = {}
@@ -188,11 +193,11 @@ class _ProjectUpdate:
         errors: list[BadDistributionError] = []
         candidates = self.paths | (set(records) if self.full else set())
         for path in sorted(candidates):
-            info = self.known.get(path) if first and path in self.known else self.storage.stat(path)
+            cached = records.get(path)
+            info = self._look(path, cached, first=first)
             if info is None:
                 records.pop(path, None)
                 continue
-            cached = records.get(path)
             if cached is not None and cached.generation == info.generation:
                 records[path] = replace(cached, yanked=yank_reason(info))
                 continue
@@ -211,6 +216,20 @@ class _ProjectUpdate:
             if r.path in candidates
         ]
         return new, errors
+
+    def _look(self, path: str, cached: FileRecord | None, *, first: bool) -> ObjectInfo | None:
+        """The object as it is now. On the first attempt that may come from the build's listing,
+        or from the event that named it when it describes a generation the state lacks: reading
+        that generation fails unless it is still the live one (the read is pinned to it), and a
+        failed read retries with a stat. A hint for a generation already indexed could carry
+        older metadata (a yank) than the object has, so that takes a stat."""
+        if first:
+            if path in self.known:
+                return self.known[path]
+            hint = self.hints.get(path)
+            if hint is not None and (cached is None or cached.generation != hint.generation):
+                return hint
+        return self.storage.stat(path)
 
     def _parse(self, info: ObjectInfo) -> Parsed | BadDistributionError:
         key = (info.path, info.generation)
@@ -454,12 +473,20 @@ def _page_project(path: str) -> str | None:
     return None
 
 
-def refresh(storage: Storage, paths: Iterable[str]) -> Report:
-    """Update the index for these changed object paths; reads only the affected projects."""
+def refresh(
+    storage: Storage, paths: Iterable[str], *, hints: Mapping[str, ObjectInfo] | None = None
+) -> Report:
+    """Update the index for these changed object paths; reads only the affected projects.
+
+    ``hints`` are what the events said of the objects (a finalized object's size, generation,
+    creation time and metadata); they save a stat per new upload and are never trusted further
+    than a read pinned to their generation.
+    """
     report = Report()
     for project, project_paths in sorted(_group(paths, report).items()):
         try:
-            report.merge(_ProjectUpdate(storage, project, project_paths).run())
+            update = _ProjectUpdate(storage, project, project_paths, hints=hints)
+            report.merge(update.run())
         except CorruptStateError as e:  # other projects still get their refresh
             report.errors.append(e)
     return report
@@ -470,8 +497,14 @@ def build(
     *,
     workers: int = 4,
     progress: Callable[[int, int], None] | None = None,
+    processes: bool = False,
 ) -> Report:
-    """Index everything from scratch (also a repair: it converges to the same bytes)."""
+    """Index everything from scratch (also a repair: it converges to the same bytes).
+
+    Projects are indexed ``workers`` at a time, in threads — right for network storage — or,
+    with ``processes``, in forked worker processes, for a picklable storage whose calls cost
+    CPU rather than waiting (a local folder: reading archives and parsing metadata).
+    """
     report = Report()
     objects = {info.path: info for info in storage.list()}
     groups = _group((p for p in objects if not is_own_write(p) or _in_reserved_prefix(p)), report)
@@ -481,23 +514,44 @@ def build(
         canonicalize_name(project) for project in map(_page_project, objects) if project is not None
     }
     projects = sorted(set(groups) | stale)
-    done = 0
-
-    def one(project: NormalizedName) -> Report:
-        update = _ProjectUpdate(
-            storage, project, groups.get(project, set()), known=objects, full=True
+    paths = [sorted(groups.get(project, ())) for project in projects]
+    known = [{path: objects[path] for path in group} for group in paths]
+    with _executor(workers, processes=processes) as pool:
+        results = pool.map(
+            partial(_index_project, storage),
+            projects,
+            paths,
+            known,
+            chunksize=max(1, len(projects) // (max(1, workers) * 8)),
         )
-        return update.run()
-
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for result in pool.map(one, projects):
+        for done, result in enumerate(results, 1):
             report.merge(result)
-            done += 1
             if progress is not None:
                 progress(done, len(projects))
     _remove_orphan_sidecars(storage, objects, report)
     reconcile_all_roots(storage, report)
     return report
+
+
+def _index_project(
+    storage: Storage,
+    project: NormalizedName,
+    paths: list[str],
+    known: dict[str, ObjectInfo],
+) -> Report:
+    return _ProjectUpdate(storage, project, paths, known=known, full=True).run()
+
+
+def _executor(workers: int, *, processes: bool) -> Executor:
+    # fork is cheap (no re-import) and safe only while this process has a single thread
+    if (
+        processes
+        and workers > 1
+        and "fork" in multiprocessing.get_all_start_methods()
+        and threading.active_count() == 1
+    ):
+        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    return ThreadPoolExecutor(max_workers=max(1, workers))
 
 
 def _remove_orphan_sidecars(

@@ -38,6 +38,9 @@ class ObjectChangedError(StorageError):
         self.path = path
         self.generation = generation
 
+    def __reduce__(self) -> tuple[type[ObjectChangedError], tuple[str, str]]:
+        return type(self), (self.path, self.generation)
+
 
 @dataclass(frozen=True)
 class ObjectInfo:
@@ -75,11 +78,13 @@ class Storage(Protocol):
         ...
 
     def read_range(self, path: str, start: int, end: int, generation: str) -> bytes:
-        """Bytes ``[start, end)`` of that generation of the object."""
+        """Bytes ``[start, end)`` of that generation of the object; ``ObjectChangedError``
+        unless it is still the live one (a stale event's generation never gets indexed)."""
         ...
 
     def stream(self, path: str, generation: str, sink: Callable[[bytes], object]) -> None:
-        """Feed the whole object, pinned to ``generation``, to ``sink`` in bounded chunks."""
+        """Feed the whole object, pinned to ``generation`` (which must be the live one, as for
+        ``read_range``), to ``sink`` in bounded chunks."""
         ...
 
     def get(self, path: str) -> Blob | None:

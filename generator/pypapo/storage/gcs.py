@@ -6,9 +6,11 @@ Each protocol call maps to these JSON API requests (one line, one request; retri
   ``ObjectInfo`` needs; lazily, one request per page.
 - ``stat``: objects.get (metadata). 404 -> ``None``.
 - ``get``: one media GET; the generation (the token) comes back in ``X-Goog-Generation``.
-- ``read_range``: one ranged media GET pinned with ``generation=``; 404 -> ``ObjectChangedError``.
-- ``stream``: one media GET pinned with ``generation=``, handed to the sink in 8 KiB pieces as
-  they arrive (constant memory), crc32c-checked incrementally; 404 -> ``ObjectChangedError``.
+- ``read_range``: one ranged media GET pinned with ``generation=`` and ``ifGenerationMatch=``
+  (the generation must still be the live one, also in a bucket keeping old versions);
+  404/412 -> ``ObjectChangedError``.
+- ``stream``: one media GET pinned the same way, handed to the sink in 8 KiB pieces as they
+  arrive (constant memory), crc32c-checked incrementally; 404/412 -> ``ObjectChangedError``.
 - ``put``: one upload (multipart up to 8 MiB, resumable above) carrying Content-Type and
   Cache-Control, with ``ifGenerationMatch`` when a token is given (``ABSENT`` is ``0``).
 - ``delete``: one DELETE; a conditional one first reads the object's metadata (see ``delete``).
@@ -197,7 +199,11 @@ class GCSStorage:
             return b""
         try:
             data: bytes = blob.download_as_bytes(
-                start=start, end=end - 1, checksum=None, retry=self.retry
+                start=start,
+                end=end - 1,
+                checksum=None,
+                retry=self.retry,
+                if_generation_match=blob.generation,
             )
         except (exceptions.NotFound, *_PRECONDITION_FAILED) as e:
             raise ObjectChangedError(path, generation) from e
@@ -212,7 +218,12 @@ class GCSStorage:
         try:
             # "auto": crc32c (md5 without the C extension), updated chunk by chunk and checked
             # at the end; a mismatch raises DataCorruption after the sink saw the bytes
-            blob.download_to_file(_SinkWriter(sink), checksum="auto", retry=self.retry)
+            blob.download_to_file(
+                _SinkWriter(sink),
+                checksum="auto",
+                retry=self.retry,
+                if_generation_match=blob.generation,
+            )
         except (exceptions.NotFound, *_PRECONDITION_FAILED) as e:
             raise ObjectChangedError(path, generation) from e
         except (*_CLIENT_ERRORS, DataCorruption) as e:
