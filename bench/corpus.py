@@ -10,9 +10,11 @@ A corpus that already exists with the same parameters is reused.
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import json
 import os
+import shutil
 import zipfile
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -201,6 +203,18 @@ def write_big_wheel(directory: Path, size: int, name: str = "Big.Wheel_Bench") -
 
 def _b64(digest: bytes) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def copy_cold(source: Path, target: Path) -> None:
+    """A cold copy (no index files): hard links on the same file system, else full copies
+    keeping mtimes (a file's mtime is its upload time)."""
+    try:
+        link_copy(source, target)
+    except OSError as e:
+        if e.errno != errno.EXDEV:
+            raise
+        shutil.rmtree(target)
+        shutil.copytree(source, target)
 
 
 def link_copy(source: Path, target: Path, names: Sequence[str] | None = None) -> None:

@@ -128,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     steps: list[tuple[str, Callable[[], list[Row]]]] = [
         ("list", lambda: [measures.full_build_from_list(ctx, main_spec)]),
-        ("wheels", lambda: [measures.cold_wheels(ctx, wheels_spec)]),
+        ("wheels", lambda: measures.cold_wheels(ctx, wheels_spec)),
         ("upload", lambda: measures.one_upload(ctx, main_spec)),
         ("growth", lambda: [measures.growth(ctx, growth_specs)]),
         ("gcs", lambda: measures.gcs_ops(ctx)),
