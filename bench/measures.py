@@ -369,10 +369,12 @@ def gcs_ops(ctx: Context) -> list[Row]:
             overhead.append(float(counting.bytes_read - size))
             sizes.append(size)
             ctx.log(f"  gcs refresh: {dict(http.requests)}, {counting.bytes_read} B read")
-            # the same upload again, refreshed as `pypapo refresh` does it (no event at hand)
-            gcs.upload_file(path, seed / name)
+            # another new version, refreshed as `pypapo refresh` does it (no event at hand)
+            other = f"{sample(UPLOAD_PROJECT, 200 + r).stem}-py3-none-any.whl"
+            (seed / other).write_bytes(wheel_bytes(sample(UPLOAD_PROJECT, 200 + r)))
+            gcs.upload_file(f"packages/{other}", seed / other)
             http.reset()
-            assert not refresh(gcs, [path]).errors
+            assert not refresh(gcs, [f"packages/{other}"]).errors
             unhinted.append(float(http.total))
         # a brand-new project also updates the root pages
         name = f"{sample(900, 0).stem}-py3-none-any.whl"

@@ -2,8 +2,11 @@
 
 Writes go to a temporary file in the same directory and are renamed into place, so a reader
 (NGINX, ``pypapo serve``) never sees a torn page. Conditional writes hold an ``flock`` on the
-object's directory for the few microseconds of compare-and-rename; a token is the sha256 of the
-content, so it needs no clock and survives copies of the folder.
+object's directory for the few microseconds of compare-and-rename; unconditional ones rename
+without it, since pypapo never writes one object both ways (pages and sidecars unconditionally,
+the state and the root JSON page only conditionally; a ``pypapo upload --force`` racing a plain
+upload of the same file is the one mix, and either file may win it). A token is the sha256 of
+the content, so it needs no clock and survives copies of the folder.
 
 Object metadata (only the yank reason) lives in a sidecar ``<file>.yanked`` holding the reason,
 which a person can also create by hand.
