@@ -32,7 +32,7 @@ from pypapo.refresh import build, refresh
 from pypapo.sample import SampleProject, sdist_bytes, wheel_bytes
 from pypapo.storage import YANK_KEY
 from pypapo.storage.local import LocalStorage
-from tests.conftest import require_tool
+from tests.conftest import add_wheel, require_tool
 from tests.test_bad_input import page_problems
 
 KILLS = int(os.environ.get("PYPAPO_CRASH_KILLS", "110"))
@@ -236,3 +236,27 @@ def test_leftover_temporary_files_are_never_served(
 
 if __name__ == "__main__":
     serve_forks(Path(sys.argv[1]))
+
+
+def test_build_sweeps_old_temporary_files_only(tmp_path: Path) -> None:
+    """What a killed writer leaves behind goes with the next `pypapo build`; a file a live
+    writer may still be renaming (recent) stays."""
+    add_wheel(tmp_path, "proj", "1.0")
+    old = tmp_path / "simple" / "proj" / ".pypapo-tmp-index.html-7-7"
+    recent = tmp_path / "pkgs" / ".pypapo-tmp-proj-1.0-py3-none-any.whl.metadata-8-8"
+    for leftover in (old, recent):
+        leftover.parent.mkdir(parents=True, exist_ok=True)
+        leftover.write_bytes(b"torn")
+    an_hour_ago = time.time() - 3601
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    result = subprocess.run(
+        [sys.executable, "-m", "pypapo.cli", "build", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "removed simple/proj/.pypapo-tmp-index.html-7-7" in result.stderr
+    assert not old.exists()
+    assert recent.exists()
+    assert (tmp_path / "simple" / "proj" / "index.html").exists()

@@ -18,6 +18,7 @@ from pypapo import __version__
 from pypapo.layout import looks_like_distribution
 from pypapo.refresh import Report, build, refresh
 from pypapo.storage import YANK_KEY, Storage, StorageError, open_storage
+from pypapo.storage.local import LocalStorage
 
 log = logging.getLogger("pypapo")
 
@@ -51,6 +52,12 @@ class _Progress:
             print(f"\rindexed {done}/{total} projects", end=end, file=sys.stderr, flush=True)
 
 
+def _sweep(storage: Storage) -> None:
+    if isinstance(storage, LocalStorage):
+        for path in storage.sweep_temporary():
+            print(f"removed {path}, left by an interrupted write", file=sys.stderr)
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     storage = open_storage(args.target)
     # a folder's build is CPU work (archives, metadata), a bucket's is waiting on requests
@@ -58,6 +65,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1) if local else 8
     report = build(storage, workers=workers, progress=_Progress(), processes=local)
     _print_errors(report)
+    _sweep(storage)
     print(_summary(report, f"built {storage.describe()}"))
     return EXIT_SKIPPED if report.errors else EXIT_OK
 
@@ -119,8 +127,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         for written in write_demo(root / "demo"):
             print(f"wrote demo package {written}")
     storage = open_storage(str(root))
-    report = build(storage, progress=_Progress())
+    report = build(storage, workers=os.cpu_count() or 1, progress=_Progress(), processes=True)
     _print_errors(report)
+    _sweep(storage)
     print(_summary(report, f"built {storage.describe()}"))
     server = IndexServer(root, args.host, args.port)
     server.on_refresh = _report_refresh

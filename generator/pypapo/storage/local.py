@@ -20,6 +20,7 @@ import hashlib
 import os
 import stat
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -119,6 +120,22 @@ class LocalStorage:
 
     def stat(self, path: str) -> ObjectInfo | None:
         return self._info(path, self._fs(path))
+
+    def sweep_temporary(self, older_than: float = 3600.0) -> tuple[str, ...]:
+        """Remove temporary files that writers killed mid-write left behind (never listed or
+        served, only clutter); a live write's file is seconds old. Returns what was removed."""
+        cutoff = time.time() - older_than
+        removed: set[str] = set()
+        for directory, _dirs, files in os.walk(self._root):
+            for name in files:
+                if not name.startswith(_TMP_PREFIX):
+                    continue
+                fs = os.path.join(directory, name)
+                with contextlib.suppress(FileNotFoundError):
+                    if os.stat(fs).st_mtime < cutoff:
+                        os.unlink(fs)
+                        removed.add(os.path.relpath(fs, self._root).replace(os.sep, "/"))
+        return tuple(sorted(removed))
 
     @contextlib.contextmanager
     def _pinned(self, path: str, generation: str) -> Iterator[int]:
