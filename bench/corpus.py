@@ -125,7 +125,10 @@ def generate(root: Path, spec: Spec, *, workers: int | None = None) -> Corpus:
     corpus = Corpus(root, spec)
     marker = root / "corpus.json"
     if marker.exists() and json.loads(marker.read_text()) == _spec_json(spec):
-        return corpus
+        # a kept corpus is reused only when whole (a run interrupted while deleting leaves less)
+        if sum(1 for _ in os.scandir(corpus.packages)) == spec.files:
+            return corpus
+        shutil.rmtree(corpus.packages)
     corpus.packages.mkdir(parents=True, exist_ok=True)
     marker.unlink(missing_ok=True)
     jobs = [(corpus.packages, spec, i) for i in range(spec.projects)]

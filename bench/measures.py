@@ -329,9 +329,23 @@ def _gcs_client(url: str) -> Any:
     )
 
 
-def gcs_ops(ctx: Context) -> list[Row]:
+def _gcs_upload(gcs: Any, seed: Path, project: int, version: int) -> tuple[str, int, Any]:
+    """Upload one sample wheel; its path, size, and the finalized event's object resource
+    (which the Cloud Function hands to refresh; tests/test_gcs_refresh.py checks it equals a
+    stat, taken here outside the counted requests)."""
     from bench.corpus import sample  # noqa: PLC0415
     from pypapo.sample import wheel_bytes  # noqa: PLC0415
+
+    name = f"{sample(project, version).stem}-py3-none-any.whl"
+    (seed / name).write_bytes(wheel_bytes(sample(project, version)))
+    path = f"packages/{name}"
+    gcs.upload_file(path, seed / name)
+    event = gcs.stat(path)
+    assert event is not None
+    return path, event.size, event
+
+
+def gcs_ops(ctx: Context) -> list[Row]:
     from pypapo.storage.gcs import GCSStorage  # noqa: PLC0415
 
     rows = []
@@ -342,51 +356,34 @@ def gcs_ops(ctx: Context) -> list[Row]:
         seed = ctx.fresh("gcs-seed")
         for i in range(10):
             for v in range(10 if i == UPLOAD_PROJECT else 2):
-                name = f"{sample(i, v).stem}-py3-none-any.whl"
-                (seed / name).write_bytes(wheel_bytes(sample(i, v)))
-                gcs.upload_file(f"packages/{name}", seed / name)
+                _gcs_upload(gcs, seed, i, v)
         assert not build(gcs).errors
         http = HTTPCounter()
         http.install(client._http)
         requests, overhead, sizes, seconds, unhinted = [], [], [], [], []
         for r in range(ctx.runs):
-            name = f"{sample(UPLOAD_PROJECT, 100 + r).stem}-py3-none-any.whl"
-            (seed / name).write_bytes(wheel_bytes(sample(UPLOAD_PROJECT, 100 + r)))
-            path = f"packages/{name}"
-            gcs.upload_file(path, seed / name)
-            # the finalized event's object resource, which the Cloud Function hands to refresh
-            # (tests/test_gcs_refresh.py checks it equals a stat); not a request of the refresh
-            event = gcs.stat(path)
-            assert event is not None
+            path, size, event = _gcs_upload(gcs, seed, UPLOAD_PROJECT, 100 + r)
             counting = CountingStorage(gcs)
             http.reset()
             start = time.perf_counter()
             result = refresh(counting, [path], hints={path: event})
             seconds.append(time.perf_counter() - start)
             assert not result.errors, result.errors
-            size = (seed / name).stat().st_size
             requests.append(float(http.total))
             overhead.append(float(counting.bytes_read - size))
             sizes.append(size)
             ctx.log(f"  gcs refresh: {dict(http.requests)}, {counting.bytes_read} B read")
             # another new version, refreshed as `pypapo refresh` does it (no event at hand)
-            other = f"{sample(UPLOAD_PROJECT, 200 + r).stem}-py3-none-any.whl"
-            (seed / other).write_bytes(wheel_bytes(sample(UPLOAD_PROJECT, 200 + r)))
-            gcs.upload_file(f"packages/{other}", seed / other)
+            other, _, _ = _gcs_upload(gcs, seed, UPLOAD_PROJECT, 200 + r)
             http.reset()
-            assert not refresh(gcs, [f"packages/{other}"]).errors
+            assert not refresh(gcs, [other]).errors
             unhinted.append(float(http.total))
         # a brand-new project also updates the root pages
-        name = f"{sample(900, 0).stem}-py3-none-any.whl"
-        (seed / name).write_bytes(wheel_bytes(sample(900, 0)))
-        path = f"packages/{name}"
-        gcs.upload_file(path, seed / name)
-        event = gcs.stat(path)
-        assert event is not None
+        path, size, event = _gcs_upload(gcs, seed, 900, 0)
         counting = CountingStorage(gcs)
         http.reset()
         refresh(counting, [path], hints={path: event})
-        new_project = (http.total, counting.bytes_read - (seed / name).stat().st_size)
+        new_project = (http.total, counting.bytes_read - size)
     rows.append(report.bounded(
         "gcs requests",
         "HTTP requests per refresh (new version of a 10-version project, GCS emulator)",
