@@ -285,3 +285,40 @@ def test_an_old_description_of_an_indexed_file_does_not_undo_a_yank(tmp_path: Pa
     refresh(storage, [path])
     refresh(storage, [path], hints={path: before_yank})
     assert _page(tmp_path, "proj").packages[0].yanked_reason == "broken"
+
+
+@pytest.mark.parametrize(
+    ("spelling", "kind"),
+    [
+        ("Proj-1.0-py3-none-any.whl", "wheel"),  # case
+        ("proj-1.0.0-py3-none-any.whl", "wheel"),  # the same version, written longer
+        ("proj-1.0-py3-none-any.whl", "wheel"),  # the very same name
+        ("PROJ-1.0.tar.gz", "sdist"),
+        ("proj-1.0.0.tar.gz", "sdist"),
+    ],
+)
+def test_one_distribution_under_two_spellings_is_served_once(
+    tmp_path: Path, spelling: str, kind: str
+) -> None:
+    """An installer treats both names as one file; serving both would offer it two."""
+    first = (add_wheel if kind == "wheel" else add_sdist)(tmp_path, "proj", "1.0", sub="a")
+    other = tmp_path / "b" / spelling
+    other.parent.mkdir()
+    other.write_bytes(first.read_bytes())
+    report = refresh(LocalStorage(tmp_path), [_rel(tmp_path, other), _rel(tmp_path, first)])
+    [error] = report.errors
+    assert isinstance(error, DuplicateFileError)
+    assert error.path == f"b/{spelling}"
+    assert repr(_rel(tmp_path, first)) in error.reason
+    [dist] = _page(tmp_path, "proj").packages
+    assert dist.url.endswith(f"/a/{first.name}")
+    assert len(_json(tmp_path, "proj")["files"]) == 1  # type: ignore[arg-type]
+
+
+def test_different_tags_are_different_files(tmp_path: Path) -> None:
+    first = add_wheel(tmp_path, "proj", "1.0")
+    other = first.with_name("proj-1.0-py2.py3-none-any.whl")
+    other.write_bytes(first.read_bytes())
+    report = refresh(LocalStorage(tmp_path), [_rel(tmp_path, first), _rel(tmp_path, other)])
+    assert report.errors == []
+    assert len(_page(tmp_path, "proj").packages) == 2

@@ -19,6 +19,7 @@ from packaging.utils import (
     InvalidWheelFilename,
     NormalizedName,
     canonicalize_name,
+    canonicalize_version,
     parse_sdist_filename,
     parse_wheel_filename,
 )
@@ -81,6 +82,19 @@ def parse_dist_filename(path: str) -> DistName:
         reason = str(e).removesuffix(f": {filename!r}")
         raise InvalidFilenameError(path, reason[:1].lower() + reason[1:]) from e
     raise InvalidFilenameError(path, "not a .whl, .tar.gz or .zip distribution")
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def distribution_key(filename: str) -> tuple[str, ...]:
+    """What makes two file names one file to an installer: project and version as normalized,
+    and the wheel's build tag and tags or the sdist's format. ``Foo-1.0.tar.gz`` and
+    ``foo-1.0.0.tar.gz`` are the same release's sdist; an index serves one of them."""
+    dist = parse_dist_filename(filename)
+    version = canonicalize_version(dist.version)
+    if dist.kind == "wheel":
+        _name, _version, build, tags = parse_wheel_filename(dist.filename)
+        return (dist.project, version, "wheel", repr(build), *sorted(map(str, tags)))
+    return (dist.project, version, "zip" if filename.endswith(".zip") else "tar.gz")
 
 
 def _valid_name(path: str, name: NormalizedName) -> NormalizedName:

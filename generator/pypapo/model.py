@@ -15,6 +15,8 @@ from typing import Any
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
+from pypapo.layout import distribution_key
+
 STATE_FORMAT = 1
 
 
@@ -60,14 +62,20 @@ class ProjectState:
         return {r.path: r for r in self.records}
 
     def files(self) -> list[FileRecord]:
-        """The files the index serves: one per file name, the lowest object path winning."""
-        seen: dict[str, FileRecord] = {}
+        """The files the index serves: one per distribution (file names that differ only in
+        case or normalization are one file to an installer), the lowest object path winning."""
+        seen: dict[tuple[str, ...], FileRecord] = {}
         for record in self.records:  # sorted by path
-            seen.setdefault(record.filename, record)
+            seen.setdefault(distribution_key(record.filename), record)
         return sorted(seen.values(), key=lambda r: r.filename)
 
+    def served_instead_of(self, record: FileRecord) -> FileRecord:
+        """The record served for ``record``'s distribution (itself, unless shadowed)."""
+        key = distribution_key(record.filename)
+        return next(r for r in self.records if distribution_key(r.filename) == key)
+
     def shadowed(self) -> list[FileRecord]:
-        """Records hidden because another object has the same file name."""
+        """Records hidden because another object is the same distribution file."""
         served = {id(r) for r in self.files()}
         return [r for r in self.records if id(r) not in served]
 

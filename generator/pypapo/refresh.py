@@ -209,11 +209,7 @@ class _ProjectUpdate:
                 records[path] = result.record
         new = ProjectState.of(self.project, records.values())
         errors += [
-            DuplicateFileError(
-                r.path, f"same file name as {_served(new, r.filename)!r}; not served"
-            )
-            for r in new.shadowed()
-            if r.path in candidates
+            _duplicate(r, new.served_instead_of(r)) for r in new.shadowed() if r.path in candidates
         ]
         return new, errors
 
@@ -369,8 +365,14 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _served(state: ProjectState, filename: str) -> str:
-    return next(r.path for r in state.files() if r.filename == filename)
+def _duplicate(record: FileRecord, served: FileRecord) -> DuplicateFileError:
+    if record.filename == served.filename:
+        return DuplicateFileError(record.path, f"same file name as {served.path!r}; not served")
+    return DuplicateFileError(
+        record.path,
+        f"the same distribution file as {served.path!r} (names differ only in case or "
+        "normalization); not served",
+    )
 
 
 def _swap_root_json(storage: Storage, names: set[str], token: str) -> str | None:
