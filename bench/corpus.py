@@ -126,7 +126,8 @@ def generate(root: Path, spec: Spec, *, workers: int | None = None) -> Corpus:
     marker = root / "corpus.json"
     if marker.exists() and json.loads(marker.read_text()) == _spec_json(spec):
         # a kept corpus is reused only when whole (a run interrupted while deleting leaves less)
-        if sum(1 for _ in os.scandir(corpus.packages)) == spec.files:
+        dists = sum(e.name.endswith((".whl", ".tar.gz")) for e in os.scandir(corpus.packages))
+        if dists == spec.files:
             return corpus
         shutil.rmtree(corpus.packages)
     corpus.packages.mkdir(parents=True, exist_ok=True)
