@@ -13,10 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
+from pypapo.mirror import mirror
 from pypapo.refresh import build
 from pypapo.storage.local import LocalStorage
-from tests.conftest import client_env, require_tool, run
+from tests import process
+from tests.conftest import client_env, free_port, require_tool, run
 from tests.test_e2e_install import make_corpus
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -29,19 +32,38 @@ def _tool(name: str) -> str:
     return require_tool(name)
 
 
-@pytest.fixture(scope="module")
-def index_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    require_tool("nginx")
-    from tests.nginx_server import start_nginx  # noqa: PLC0415 (only with nginx)
-
+@pytest.fixture(scope="module", params=["nginx", "http.server mirror"])
+def index_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The built index behind NGINX, or — as examples/cloudbuild-consumer.yaml does for poetry —
+    a partial ``pypapo mirror`` of it served by ``python -m http.server``."""
     root = tmp_path_factory.mktemp("clients-index")
     make_corpus(root)
     assert build(LocalStorage(root)).errors == []
-    server = start_nginx(root, tmp_path_factory.mktemp("clients-nginx"))
+    if request.param == "nginx":
+        require_tool("nginx")
+        from tests.nginx_server import start_nginx  # noqa: PLC0415 (only with nginx)
+
+        server = start_nginx(root, tmp_path_factory.mktemp("clients-nginx"))
+        try:
+            yield server.url + "/simple/"
+        finally:
+            server.stop()
+        return
+    copy = tmp_path_factory.mktemp("clients-mirror")
+    report = mirror(LocalStorage(root), copy, [Requirement("app"), Requirement("yankee")])
+    assert report.problems == []
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = copy.parent / "http-server.log"
+    cmd = [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(copy)]
+    server_process = process.start([*cmd, str(port)], log)
     try:
-        yield server.url + "/simple/"
+        process.wait_ready(server_process, url + "/simple/", log, name="http.server")
+        yield url + "/simple/"
     finally:
-        server.stop()
+        process.stop(server_process)
 
 
 def _base_python() -> str:
