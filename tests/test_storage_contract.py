@@ -4,6 +4,7 @@ requests each call makes, headers, pagination, retries."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -582,3 +583,20 @@ def test_gcs_upload_file(gcs_bucket: Any, tmp_path: Path) -> None:
     assert bytes(received) == data
     # GCS refuses a second create-only resumable upload too; fake-gcs-server ignores
     # preconditions on resumable uploads, so that part cannot be checked here
+
+
+def test_gcs_upload_reports_progress_per_chunk(gcs_bucket: Any, tmp_path: Path) -> None:
+    storage = GCSStorage(gcs_bucket)
+    big = tmp_path / "big-1.0-py3-none-any.whl"
+    data = os.urandom(20 * MIB)  # three 8 MiB chunks of a resumable upload
+    big.write_bytes(data)
+    heard: list[int] = []
+    assert storage.upload_file("big-1.0-py3-none-any.whl", big, progress=heard.append)
+    assert heard == sorted(heard)
+    assert heard[-1] == len(data)
+    assert len({n for n in heard if 0 < n < len(data)}) >= 2  # progress before the end
+    received = bytearray()
+    info = storage.stat("big-1.0-py3-none-any.whl")
+    assert info is not None
+    storage.stream(info.path, info.generation, received.extend)
+    assert bytes(received) == data

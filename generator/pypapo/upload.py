@@ -142,7 +142,8 @@ def upload_one(storage: Storage, local: Path, path: str, *, force: bool) -> bool
     upload_file = getattr(storage, "upload_file", None)
     if upload_file is None:
         raise StorageError(f"{storage.describe()} does not support uploads")
-    return upload_file(path, local, create_only=not force) is not None
+    show = _progress(local.name, local.stat().st_size)
+    return upload_file(path, local, create_only=not force, progress=show) is not None
 
 
 def upload(

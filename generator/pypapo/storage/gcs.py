@@ -40,7 +40,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 import requests
 from google.api_core import exceptions
@@ -56,6 +56,9 @@ from pypapo.storage import (
     ObjectInfo,
     StorageError,
 )
+
+UPLOAD_CHUNK = 8 << 20
+"""Bytes per request of a resumable upload (a multiple of 256 KiB, as GCS requires)."""
 
 LIST_PAGE_SIZE = 1000
 """Names per objects.list request (the JSON API's maximum)."""
@@ -319,22 +322,50 @@ class GCSStorage:
         create_only: bool = True,
         content_type: str = "application/octet-stream",
         cache_control: str = FILE_CACHE_CONTROL,
+        progress: Callable[[int], None] | None = None,
     ) -> str | None:
-        """Upload a distribution from disk: multipart up to 8 MiB, resumable (in chunks, with
-        constant memory) above. Returns the new generation, or ``None`` when ``create_only``
-        and the object exists (``ifGenerationMatch=0``; GCS checks it on both kinds of upload,
-        fake-gcs-server only on multipart ones)."""
-        blob = self.bucket.blob(self._name(path))
+        """Upload a distribution from disk: multipart up to 8 MiB, resumable in 8 MiB chunks
+        above (constant memory; ``progress`` hears the bytes sent so far after each chunk).
+        Returns the new generation, or ``None`` when ``create_only`` and the object exists
+        (``ifGenerationMatch=0``; GCS checks it on both kinds of upload, fake-gcs-server only on
+        multipart ones)."""
+        blob = self.bucket.blob(self._name(path), chunk_size=UPLOAD_CHUNK)
         blob.cache_control = cache_control
         kwargs: dict[str, Any] = {"if_generation_match": 0} if create_only else {}
+        size = local_file.stat().st_size
         try:
-            blob.upload_from_filename(
-                str(local_file), content_type=content_type, retry=self.retry, **kwargs
-            )
+            with local_file.open("rb") as raw:
+                source = _CountingReader(raw, progress) if progress is not None else raw
+                blob.upload_from_file(
+                    source, size=size, content_type=content_type, retry=self.retry, **kwargs
+                )
         except _PRECONDITION_FAILED as e:
             if not create_only:
                 raise self._failure("upload", path, e) from e
             return None
         except _CLIENT_ERRORS as e:
             raise self._failure("upload", path, e) from e
+        if progress is not None:
+            progress(size)
         return str(blob.generation)
+
+
+class _CountingReader:
+    """A file object for the client's uploads that reports how far the upload has read
+    (a chunk is read just before it is sent; a retried chunk seeks back and is counted again
+    from there)."""
+
+    def __init__(self, raw: IO[bytes], progress: Callable[[int], None]) -> None:
+        self._raw = raw
+        self._progress = progress
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self._progress(self._raw.tell())
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._raw.tell()
