@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import threading
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 from pypi_simple import ProjectPage
 
 from pypapo.layout import ROOT_JSON, page_path
-from pypapo.refresh import build
+from pypapo.refresh import _executor, build
 from pypapo.storage.counting import CountingStorage
 from pypapo.storage.local import LocalStorage
 from tests.conftest import add_sdist, add_wheel
+from tests.test_e2e_install import make_corpus
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -105,3 +109,44 @@ def test_empty_folder_builds_nothing(tmp_path: Path) -> None:
     report = build(LocalStorage(tmp_path))
     assert (report.projects, report.files, report.errors) == (set(), 0, [])
     assert not (tmp_path / "simple").exists()
+
+
+def test_worker_processes_build_the_same_bytes_as_threads(tmp_path: Path) -> None:
+    """A folder's build forks workers; reports (bad files included) come back through pickling,
+    and the pages are the ones a threaded build writes."""
+    roots = [tmp_path / "threads", tmp_path / "processes"]
+    make_corpus(roots[0])
+    (roots[0] / "pkgs" / "broken-1.0-py3-none-any.whl").write_bytes(b"not a zip")
+    shutil.copytree(roots[0], roots[1])  # the same files, mtimes (upload times) included
+    pool = _executor(2, processes=True)
+    assert isinstance(pool, ProcessPoolExecutor)
+    pool.shutdown()
+    threads = build(LocalStorage(roots[0]), workers=2)
+    processes = build(LocalStorage(roots[1]), workers=2, processes=True)
+    assert [(e.kind, e.path, e.reason) for e in processes.errors] == [
+        (e.kind, e.path, e.reason) for e in threads.errors
+    ]
+    assert [e.path for e in processes.errors] == ["pkgs/broken-1.0-py3-none-any.whl"]
+    assert (processes.files, processes.projects) == (threads.files, threads.projects)
+    assert _everything_but_states(roots[0]) == _everything_but_states(roots[1])
+
+
+def test_no_fork_while_other_threads_run() -> None:
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert isinstance(_executor(2, processes=True), ThreadPoolExecutor)
+    finally:
+        stop.set()
+        other.join()
+    assert isinstance(_executor(1, processes=True), ThreadPoolExecutor)
+
+
+def _everything_but_states(root: Path) -> dict[str, bytes]:
+    """Every file but the states (theirs name each file's inode, which a copy changes)."""
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and p.name != ".state.json"
+    }

@@ -52,6 +52,13 @@ class _Progress:
             print(f"\rindexed {done}/{total} projects", end=end, file=sys.stderr, flush=True)
 
 
+def _cpus() -> int:
+    """The CPUs this process may run on (its affinity, as a container's cpuset sets it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 def _sweep(storage: Storage) -> None:
     if isinstance(storage, LocalStorage):
         for path in storage.sweep_temporary():
@@ -62,7 +69,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     storage = open_storage(args.target)
     # a folder's build is CPU work (archives, metadata), a bucket's is waiting on requests
     local = not args.target.startswith("gs://")
-    workers = args.workers if args.workers is not None else (os.cpu_count() or 1) if local else 8
+    workers = args.workers if args.workers is not None else _cpus() if local else 8
     report = build(storage, workers=workers, progress=_Progress(), processes=local)
     _print_errors(report)
     _sweep(storage)
@@ -127,7 +134,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         for written in write_demo(root / "demo"):
             print(f"wrote demo package {written}")
     storage = open_storage(str(root))
-    report = build(storage, workers=os.cpu_count() or 1, progress=_Progress(), processes=True)
+    report = build(storage, workers=_cpus(), progress=_Progress(), processes=True)
     _print_errors(report)
     _sweep(storage)
     print(_summary(report, f"built {storage.describe()}"))

@@ -15,6 +15,7 @@ from typing import Any
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
+from pypapo.errors import BadDistributionError
 from pypapo.layout import distribution_key
 
 STATE_FORMAT = 1
@@ -47,6 +48,13 @@ class FileRecord:
 _RECORD_FIELDS = tuple(f.name for f in fields(FileRecord))
 
 
+def _key(record: FileRecord) -> tuple[str, ...]:
+    try:
+        return distribution_key(record.filename)
+    except BadDistributionError:  # a name a newer pypapo rejects: still one file, by its name
+        return ("file", record.filename)
+
+
 @dataclass(frozen=True)
 class ProjectState:
     """All records of one project, keyed by object path (the same file name may appear twice)."""
@@ -66,13 +74,13 @@ class ProjectState:
         case or normalization are one file to an installer), the lowest object path winning."""
         seen: dict[tuple[str, ...], FileRecord] = {}
         for record in self.records:  # sorted by path
-            seen.setdefault(distribution_key(record.filename), record)
+            seen.setdefault(_key(record), record)
         return sorted(seen.values(), key=lambda r: r.filename)
 
     def served_instead_of(self, record: FileRecord) -> FileRecord:
         """The record served for ``record``'s distribution (itself, unless shadowed)."""
-        key = distribution_key(record.filename)
-        return next(r for r in self.records if distribution_key(r.filename) == key)
+        key = _key(record)
+        return next(r for r in self.records if _key(r) == key)
 
     def shadowed(self) -> list[FileRecord]:
         """Records hidden because another object is the same distribution file."""

@@ -84,7 +84,8 @@ class Storage(Protocol):
 
     def stream(self, path: str, generation: str, sink: Callable[[bytes], object]) -> None:
         """Feed the whole object, pinned to ``generation`` (which must be the live one, as for
-        ``read_range``), to ``sink`` in bounded chunks."""
+        ``read_range``), to ``sink`` in bounded chunks. The sink must not act on what it saw
+        before this returns: a change of generation may be noticed only at the end."""
         ...
 
     def get(self, path: str) -> Blob | None:

@@ -96,7 +96,7 @@ class LocalStorage:
         try:
             with os.scandir(directory) as it:
                 entries = sorted(it, key=lambda e: e.name)
-        except (FileNotFoundError, NotADirectoryError):
+        except OSError:  # gone, or unreadable (a root-owned lost+found): skipped, as os.walk does
             return
         names = {e.name for e in entries}
         for entry in entries:
@@ -110,7 +110,7 @@ class LocalStorage:
                 continue
             try:
                 st = entry.stat()
-            except (FileNotFoundError, NotADirectoryError):
+            except OSError:
                 continue
             if stat.S_ISREG(st.st_mode):
                 marker = entry.name + YANK_SUFFIX in names
