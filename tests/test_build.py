@@ -150,3 +150,17 @@ def _everything_but_states(root: Path) -> dict[str, bytes]:
         for p in root.rglob("*")
         if p.is_file() and p.name != ".state.json"
     }
+
+
+def test_build_rewrites_a_state_in_an_older_encoding(tmp_path: Path) -> None:
+    """Equal content, other bytes (an older pypapo indented its states): a build converges to
+    the bytes a fresh build writes, and then writes nothing."""
+    add_wheel(tmp_path, "proj", "1.0")
+    storage = LocalStorage(tmp_path)
+    build(storage)
+    state = tmp_path / "simple" / "proj" / ".state.json"
+    fresh = state.read_bytes()
+    state.write_text(json.dumps(json.loads(fresh), indent=1, sort_keys=True) + "\n")
+    assert build(storage).writes == 1
+    assert state.read_bytes() == fresh
+    assert build(storage).writes == 0

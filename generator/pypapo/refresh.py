@@ -99,9 +99,12 @@ def _backoff(attempt: int) -> None:
 
 def _load_state(
     storage: Storage, project: NormalizedName, *, repair: bool = False
-) -> tuple[ProjectState, str]:
+) -> tuple[ProjectState, str, bytes | None]:
     blob = storage.get(state_path(project))
-    return _parse_state(project, blob, repair=repair), blob.token if blob is not None else ABSENT
+    state = _parse_state(project, blob, repair=repair)
+    if blob is None:
+        return state, ABSENT, None
+    return state, blob.token, blob.data
 
 
 def _parse_state(project: NormalizedName, blob: Blob | None, *, repair: bool) -> ProjectState:
@@ -155,14 +158,16 @@ class _ProjectUpdate:
 
     def run(self) -> Report:
         for attempt in range(MAX_ATTEMPTS):
-            old, token = _load_state(self.storage, self.project, repair=self.full)
+            old, token, stored = _load_state(self.storage, self.project, repair=self.full)
             try:
                 new, errors = self._desired(old, first=attempt == 0)
             except ObjectChangedError:
                 self.report.conflicts += 1
                 _backoff(attempt)
                 continue
-            if new == old:
+            # a full build also rewrites a state equal in content but not in bytes (an older
+            # pypapo's encoding), so that it converges to the bytes a fresh build writes
+            if new == old and not (self.full and new.records and stored != new.to_json()):
                 self.report.errors = errors
                 self._finish(new, token, committed=False, was_empty=not old.records)
                 return self.report
