@@ -9,6 +9,7 @@ import threading
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from pypi_simple import ProjectPage
 
 from pypapo.layout import ROOT_JSON, page_path
@@ -164,3 +165,22 @@ def test_build_rewrites_a_state_in_an_older_encoding(tmp_path: Path) -> None:
     assert build(storage).writes == 1
     assert state.read_bytes() == fresh
     assert build(storage).writes == 0
+
+
+@pytest.mark.parametrize("processes", [False, True], ids=["threads", "processes"])
+def test_an_interrupted_build_stops_soon_and_the_next_one_finishes(
+    tmp_path: Path, processes: bool
+) -> None:
+    for i in range(200):
+        add_wheel(tmp_path, f"p{i:03d}", "1.0")
+    storage = LocalStorage(tmp_path)
+
+    def interrupt(done: int, total: int) -> None:
+        raise KeyboardInterrupt  # what Ctrl-C raises in the main thread
+
+    with pytest.raises(KeyboardInterrupt):
+        build(storage, workers=2, progress=interrupt, processes=processes)
+    indexed = len(list((tmp_path / "simple").glob("*/index.json")))
+    assert 0 < indexed < 200  # projects not yet started were not started
+    assert build(storage).files == 200
+    assert len(list((tmp_path / "simple").glob("*/index.json"))) == 200

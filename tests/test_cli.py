@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pypapo import cli
 from pypapo.cli import main
 from pypapo.layout import page_path
 from tests.conftest import add_wheel
@@ -53,3 +54,14 @@ def test_usage_error_exits_two(capsys: pytest.CaptureFixture[str]) -> None:
         main(["frobnicate"])
     assert caught.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_ctrl_c_exits_130_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build", interrupted)
+    assert cli.main(["build", str(tmp_path)]) == 130
+    assert capsys.readouterr().err == "pypapo: interrupted\n"

@@ -1,5 +1,6 @@
 """The ``pypapo`` command: parse arguments, call the library, report. Exit codes:
-0 all well, 1 something was skipped or failed (each reason printed), 2 usage error.
+0 all well, 1 something was skipped or failed (each reason printed), 2 usage error,
+130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pypapo.storage.local import LocalStorage
 log = logging.getLogger("pypapo")
 
 EXIT_OK, EXIT_SKIPPED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 def _summary(report: Report, what: str) -> str:
@@ -220,6 +222,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StorageError as e:
         print(f"pypapo: error: {e}", file=sys.stderr)
         return EXIT_SKIPPED
+    except KeyboardInterrupt:
+        # every write is atomic and every step repeatable: the next run picks up from here
+        print("pypapo: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

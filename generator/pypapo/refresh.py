@@ -22,6 +22,7 @@ import hashlib
 import logging
 import multiprocessing
 import random
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -523,18 +524,26 @@ def build(
     projects = sorted(set(groups) | stale)
     paths = [sorted(groups.get(project, ())) for project in projects]
     known = [{path: objects[path] for path in group} for group in paths]
-    with _executor(workers, processes=processes) as pool:
+    pool = _executor(workers, processes=processes)
+    try:
         results = pool.map(
             partial(_index_project, storage),
             projects,
             paths,
             known,
-            chunksize=max(1, len(projects) // (max(1, workers) * 8)),
+            # small chunks: few round trips, and Ctrl-C waits for little work
+            chunksize=max(1, min(32, len(projects) // (max(1, workers) * 8))),
         )
         for done, result in enumerate(results, 1):
             report.merge(result)
             if progress is not None:
                 progress(done, len(projects))
+    except BaseException:
+        # Ctrl-C or a failure: the projects not started are not started (an interrupted
+        # build leaves a consistent index; the next one finishes the job)
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
     _remove_orphan_sidecars(storage, objects, report)
     reconcile_all_roots(storage, report)
     return report
@@ -549,6 +558,11 @@ def _index_project(
     return _ProjectUpdate(storage, project, paths, known=known, full=True).run()
 
 
+def _ignore_sigint() -> None:
+    # Ctrl-C reaches the whole process group: the parent alone decides to stop
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _executor(workers: int, *, processes: bool) -> Executor:
     # fork is cheap (no re-import) and safe only while this process has a single thread
     if (
@@ -557,7 +571,9 @@ def _executor(workers: int, *, processes: bool) -> Executor:
         and "fork" in multiprocessing.get_all_start_methods()
         and threading.active_count() == 1
     ):
-        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        return ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("fork"), initializer=_ignore_sigint
+        )
     return ThreadPoolExecutor(max_workers=max(1, workers))
 
 
