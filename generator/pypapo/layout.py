@@ -48,6 +48,8 @@ class DistName:
     project: NormalizedName
     version: Version
     kind: Kind
+    wheel_tags: tuple[str, ...] = ()
+    """A wheel's build tag and its tags, as ``distribution_key`` tells wheels apart."""
 
 
 def is_own_write(path: str) -> bool:
@@ -72,8 +74,9 @@ def parse_dist_filename(path: str) -> DistName:
         raise InvalidFilenameError(path, f"file name longer than {MAX_FILENAME} bytes")
     try:
         if filename.endswith(".whl"):
-            name, version, _build, _tags = parse_wheel_filename(filename)
-            return DistName(filename, _valid_name(path, name), version, "wheel")
+            name, version, build, tags = parse_wheel_filename(filename)
+            wheel_tags = (repr(build), *sorted(map(str, tags)))
+            return DistName(filename, _valid_name(path, name), version, "wheel", wheel_tags)
         if filename.endswith(_SDIST_SUFFIXES):
             name, version = parse_sdist_filename(filename)
             return DistName(filename, _valid_name(path, name), version, "sdist")
@@ -85,16 +88,15 @@ def parse_dist_filename(path: str) -> DistName:
 
 
 @functools.lru_cache(maxsize=1 << 14)
-def distribution_key(filename: str) -> tuple[str, ...]:
+def distribution_key(path: str) -> tuple[str, ...]:
     """What makes two file names one file to an installer: project and version as normalized,
     and the wheel's build tag and tags or the sdist's format. ``Foo-1.0.tar.gz`` and
     ``foo-1.0.0.tar.gz`` are the same release's sdist; an index serves one of them."""
-    dist = parse_dist_filename(filename)
+    dist = parse_dist_filename(path)
     version = canonicalize_version(dist.version)
     if dist.kind == "wheel":
-        _name, _version, build, tags = parse_wheel_filename(dist.filename)
-        return (dist.project, version, "wheel", repr(build), *sorted(map(str, tags)))
-    return (dist.project, version, "zip" if filename.endswith(".zip") else "tar.gz")
+        return (dist.project, version, "wheel", *dist.wheel_tags)
+    return (dist.project, version, "zip" if path.endswith(".zip") else "tar.gz")
 
 
 def _valid_name(path: str, name: NormalizedName) -> NormalizedName:

@@ -50,7 +50,8 @@ _RECORD_FIELDS = tuple(f.name for f in fields(FileRecord))
 
 def _key(record: FileRecord) -> tuple[str, ...]:
     try:
-        return distribution_key(record.filename)
+        # by path: the same cache entry as the file name's first parse (when the build grouped)
+        return distribution_key(record.path)
     except BadDistributionError:  # a name a newer pypapo rejects: still one file, by its name
         return ("file", record.filename)
 
