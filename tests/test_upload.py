@@ -10,6 +10,7 @@ import pytest
 
 from pypapo.cli import main
 from pypapo.errors import InvalidMetadataError, MetadataMismatchError
+from pypapo.refresh import build
 from pypapo.sample import SampleProject, write_wheel
 from pypapo.storage.gcs import GCSStorage
 from pypapo.storage.local import LocalStorage
@@ -150,3 +151,36 @@ def test_upload_corpus_rejects_every_bad_kind(tmp_path: Path) -> None:
         assert result.status == "invalid", kind
         assert case.expected in result.reason, (kind, result.reason)
     assert not (index / "packages").exists()
+
+
+def test_a_second_spelling_of_an_indexed_file_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The index would serve only one of them: the upload says which one it already serves."""
+    wheel = _wheel(tmp_path)
+    index = tmp_path / "index"
+    assert main(["upload", str(index), str(wheel)]) == 0
+    twin = tmp_path / "twin" / "Good-1.0.0-py3-none-any.whl"
+    twin.parent.mkdir()
+    twin.write_bytes(wheel.read_bytes())
+    assert main(["upload", str(index), str(twin)]) == 1
+    err = capsys.readouterr().err
+    assert f"duplicate {twin}: the index already serves this file as " in err
+    assert err.rstrip().endswith("/packages/good-1.0-py3-none-any.whl; not uploaded")
+    assert not (index / "packages" / twin.name).exists()
+    # the same name into another folder is the same file too; the same path may be forced
+    assert main(["upload", str(index), str(wheel), "--to", "elsewhere"]) == 1
+    assert main(["upload", str(index), str(wheel), "--force"]) == 0
+
+
+def test_a_bucket_upload_checks_the_indexed_state(gcs_bucket: Any, tmp_path: Path) -> None:
+    storage = GCSStorage(gcs_bucket, "idx")
+    wheel = _wheel(tmp_path)
+    assert [r.status for r in upload(storage, [wheel])] == ["uploaded"]
+    build(storage)  # what the Cloud Function does after the upload
+    twin = tmp_path / "twin" / "GOOD-1.0-py3-none-any.whl"
+    twin.parent.mkdir()
+    twin.write_bytes(wheel.read_bytes())
+    [result] = upload(storage, [twin])
+    assert (result.status, result.reason) == ("duplicate", "packages/good-1.0-py3-none-any.whl")
+    assert gcs_bucket.get_blob("idx/packages/GOOD-1.0-py3-none-any.whl") is None

@@ -24,7 +24,13 @@ import pkginfo
 from pypapo.archive import read_core_metadata
 from pypapo.distribution import parse_distribution
 from pypapo.errors import BadDistributionError, InvalidMetadataError
-from pypapo.layout import looks_like_distribution, parse_dist_filename
+from pypapo.layout import (
+    distribution_key,
+    looks_like_distribution,
+    parse_dist_filename,
+    state_path,
+)
+from pypapo.model import ProjectState
 from pypapo.refresh import refresh
 from pypapo.storage import Storage, StorageError, open_storage
 from pypapo.storage.local import LocalStorage
@@ -36,7 +42,7 @@ CHUNK = 8 << 20
 class UploadResult:
     local: Path
     path: str
-    status: str  # "uploaded", "exists", "invalid"
+    status: str  # "uploaded", "exists", "duplicate" (reason: the twin's path), "invalid"
     reason: str = ""
 
 
@@ -157,9 +163,39 @@ def upload(
         except BadDistributionError as e:
             results.append(UploadResult(local, path, "invalid", e.reason))
             continue
+        twin = indexed_twin(storage, path)
+        if twin is not None:
+            results.append(UploadResult(local, path, "duplicate", twin))
+            continue
         uploaded = upload_one(storage, local, path, force=force)
         results.append(UploadResult(local, path, "uploaded" if uploaded else "exists"))
     return results
+
+
+def indexed_twin(storage: Storage, path: str) -> str | None:
+    """The indexed object that is the same distribution file as ``path`` under another path
+    (``Foo-1.0.tar.gz`` for ``foo-1.0.0.tar.gz``, or the same name in another folder): the
+    index would serve only one of them. Read from the project's state: one small GET."""
+    dist = parse_dist_filename(path)
+    blob = storage.get(state_path(dist.project))
+    if blob is None:
+        return None
+    try:
+        state = ProjectState.from_json(blob.data)
+    except (ValueError, KeyError, TypeError):
+        return None  # an unreadable state is build's to report; it blocks no upload
+    key = distribution_key(path)
+    return next(
+        (r.path for r in state.records if r.path != path and _same(r.path, key)),
+        None,
+    )
+
+
+def _same(path: str, key: tuple[str, ...]) -> bool:
+    try:
+        return distribution_key(path) == key
+    except BadDistributionError:
+        return False
 
 
 def cmd_upload(args: argparse.Namespace) -> int:
@@ -169,6 +205,12 @@ def cmd_upload(args: argparse.Namespace) -> int:
     for r in results:
         if r.status == "invalid":
             print(f"invalid {r.local}: {r.reason}", file=sys.stderr)
+        elif r.status == "duplicate":
+            print(
+                f"duplicate {r.local}: the index already serves this file as "
+                f"{storage.describe()}/{r.reason}; not uploaded",
+                file=sys.stderr,
+            )
         elif r.status == "exists":
             print(
                 f"exists {storage.describe()}/{r.path}: not overwritten (use --force)",
