@@ -83,6 +83,11 @@ class ProjectState:
         key = _key(record)
         return next(r for r in self.records if _key(r) == key)
 
+    def same_file_as(self, path: str) -> FileRecord | None:
+        """A record that is the same distribution file as ``path`` under another path."""
+        key = distribution_key(path)
+        return next((r for r in self.records if r.path != path and _key(r) == key), None)
+
     def shadowed(self) -> list[FileRecord]:
         """Records hidden because another object is the same distribution file."""
         served = {id(r) for r in self.files()}

@@ -24,12 +24,7 @@ import pkginfo
 from pypapo.archive import read_core_metadata
 from pypapo.distribution import parse_distribution
 from pypapo.errors import BadDistributionError, InvalidMetadataError
-from pypapo.layout import (
-    distribution_key,
-    looks_like_distribution,
-    parse_dist_filename,
-    state_path,
-)
+from pypapo.layout import looks_like_distribution, parse_dist_filename, state_path
 from pypapo.model import ProjectState
 from pypapo.refresh import refresh
 from pypapo.storage import Storage, StorageError, open_storage
@@ -184,18 +179,8 @@ def indexed_twin(storage: Storage, path: str) -> str | None:
         state = ProjectState.from_json(blob.data)
     except (ValueError, KeyError, TypeError):
         return None  # an unreadable state is build's to report; it blocks no upload
-    key = distribution_key(path)
-    return next(
-        (r.path for r in state.records if r.path != path and _same(r.path, key)),
-        None,
-    )
-
-
-def _same(path: str, key: tuple[str, ...]) -> bool:
-    try:
-        return distribution_key(path) == key
-    except BadDistributionError:
-        return False
+    twin = state.same_file_as(path)
+    return twin.path if twin is not None else None
 
 
 def cmd_upload(args: argparse.Namespace) -> int:
