@@ -23,6 +23,7 @@ import logging
 import multiprocessing
 import random
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -564,13 +565,9 @@ def _ignore_sigint() -> None:
 
 
 def _executor(workers: int, *, processes: bool) -> Executor:
-    # fork is cheap (no re-import) and safe only while this process has a single thread
-    if (
-        processes
-        and workers > 1
-        and "fork" in multiprocessing.get_all_start_methods()
-        and threading.active_count() == 1
-    ):
+    # fork is cheap (no re-import) and safe only while this process has a single thread, and
+    # on Linux (macOS system libraries may not survive a fork without exec)
+    if processes and workers > 1 and sys.platform == "linux" and threading.active_count() == 1:
         return ProcessPoolExecutor(
             workers, mp_context=multiprocessing.get_context("fork"), initializer=_ignore_sigint
         )
