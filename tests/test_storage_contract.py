@@ -574,11 +574,7 @@ def test_gcs_upload_file(gcs_bucket: Any, tmp_path: Path) -> None:
     data = bytes(range(256)) * (9 * MIB // 256)  # above 8 MiB: a resumable upload
     big.write_bytes(data)
     assert storage.upload_file("pkgs/big-1.0-py3-none-any.whl", big, create_only=True)
-    received = bytearray()
-    info = storage.stat("pkgs/big-1.0-py3-none-any.whl")
-    assert info is not None
-    storage.stream(info.path, info.generation, received.extend)
-    assert bytes(received) == data
+    assert _read_back(storage, "pkgs/big-1.0-py3-none-any.whl") == data
     # GCS refuses a second create-only resumable upload too; fake-gcs-server ignores
     # preconditions on resumable uploads, so that part cannot be checked here
 
@@ -593,11 +589,15 @@ def test_gcs_upload_reports_progress_per_chunk(gcs_bucket: Any, tmp_path: Path) 
     assert heard == sorted(set(heard))  # each figure once, growing
     assert heard[-1] == len(data)
     assert len({n for n in heard if 0 < n < len(data)}) >= 2  # progress before the end
+    assert _read_back(storage, "big-1.0-py3-none-any.whl") == data
+
+
+def _read_back(storage: Storage, path: str) -> bytes:
     received = bytearray()
-    info = storage.stat("big-1.0-py3-none-any.whl")
+    info = storage.stat(path)
     assert info is not None
     storage.stream(info.path, info.generation, received.extend)
-    assert bytes(received) == data
+    return bytes(received)
 
 
 def test_gcs_small_upload_reports_once(gcs_bucket: Any, tmp_path: Path) -> None:
