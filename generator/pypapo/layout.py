@@ -9,7 +9,9 @@ and local yank markers ``<file>.yanked``.
 from __future__ import annotations
 
 import functools
+import os
 import posixpath
+import threading
 from dataclasses import dataclass
 from typing import Literal
 
@@ -52,12 +54,24 @@ class DistName:
     """A wheel's build tag and its tags, as ``distribution_key`` tells wheels apart."""
 
 
+TMP_PREFIX = ".pypapo-tmp-"
+"""Temporary files of atomic writes start with this: never indexed, listed or served, and
+swept by ``pypapo build`` when a killed writer left one behind."""
+
+
+def tmp_name(name: str) -> str:
+    """A hidden temporary name beside ``name``, unique per process and thread, short enough for
+    any file name (only a prefix of ``name`` is kept: the target may be 255 bytes long)."""
+    stem = name.encode()[:100].decode(errors="ignore")
+    return f"{TMP_PREFIX}{stem}-{os.getpid()}-{threading.get_ident():x}"
+
+
 def is_own_write(path: str) -> bool:
     """True for objects pypapo itself writes, which must never trigger a refresh."""
     return (
         path.startswith((INDEX_PREFIX, BROWSE_PREFIX))
         or path.endswith((SIDECAR_SUFFIX, YANK_MARKER_SUFFIX))
-        or posixpath.basename(path).startswith(".pypapo-tmp-")
+        or posixpath.basename(path).startswith(TMP_PREFIX)
     )
 
 

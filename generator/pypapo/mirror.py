@@ -34,10 +34,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import posixpath
 import sys
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -63,6 +61,7 @@ from pypapo.layout import (
     parse_dist_filename,
     project_dir,
     sidecar_path,
+    tmp_name,
 )
 from pypapo.model import FileRecord, ProjectState
 from pypapo.storage import Storage, StorageError, open_storage
@@ -358,9 +357,7 @@ def _has(target: Path, size: int | None, sha256: str) -> bool:
 
 
 def _tmp(target: Path) -> Path:
-    return target.with_name(
-        f".pypapo-tmp-{target.name[:100]}-{os.getpid()}-{threading.get_ident():x}"
-    )
+    return target.with_name(tmp_name(target.name))
 
 
 def _write(dest: Path, path: str, data: bytes) -> None:

@@ -24,7 +24,7 @@ import pkginfo
 from pypapo.archive import read_core_metadata
 from pypapo.distribution import parse_distribution
 from pypapo.errors import BadDistributionError, InvalidMetadataError
-from pypapo.layout import looks_like_distribution, parse_dist_filename, state_path
+from pypapo.layout import looks_like_distribution, parse_dist_filename, state_path, tmp_name
 from pypapo.model import ProjectState
 from pypapo.refresh import refresh
 from pypapo.storage import Storage, StorageError, open_storage
@@ -115,7 +115,7 @@ def _progress(name: str, total: int) -> Callable[[int], None]:
 def _upload_local(root: Path, path: str, local: Path, *, force: bool) -> bool:
     target = root.joinpath(*path.split("/"))
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".pypapo-tmp-{target.name[:100]}-{os.getpid()}")
+    tmp = target.with_name(tmp_name(target.name))
     show = _progress(local.name, local.stat().st_size)
     with local.open("rb") as src, tmp.open("wb") as out:
         done = 0

@@ -19,29 +19,21 @@ import fcntl
 import hashlib
 import os
 import stat
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from pypapo.layout import TMP_PREFIX, tmp_name
 from pypapo.storage import ABSENT, YANK_KEY, Blob, ObjectChangedError, ObjectInfo, StorageError
 
 CHUNK = 1 << 20
-_TMP_PREFIX = ".pypapo-tmp-"
 YANK_SUFFIX = ".yanked"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _token(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _tmp_name(name: str) -> str:
-    """A hidden temporary name beside ``name``, unique per thread, short enough for any
-    file name (only a prefix of ``name`` is kept: the target may be 255 bytes long already)."""
-    stem = name.encode()[:100].decode(errors="ignore")
-    return f"{_TMP_PREFIX}{stem}-{os.getpid()}-{threading.get_ident():x}"
 
 
 def _generation(st: os.stat_result) -> str:
@@ -106,7 +98,7 @@ class LocalStorage:
                 if sub.startswith(prefix) or prefix.startswith(sub):
                     yield from self._list_dir(entry.path, sub, prefix)
                 continue
-            if entry.name.startswith(_TMP_PREFIX) or not path.startswith(prefix):
+            if entry.name.startswith(TMP_PREFIX) or not path.startswith(prefix):
                 continue
             try:
                 st = entry.stat()
@@ -128,7 +120,7 @@ class LocalStorage:
         removed: set[str] = set()
         for directory, _dirs, files in os.walk(self._root):
             for name in files:
-                if not name.startswith(_TMP_PREFIX):
+                if not name.startswith(TMP_PREFIX):
                     continue
                 fs = os.path.join(directory, name)
                 with contextlib.suppress(FileNotFoundError):
@@ -184,7 +176,7 @@ class LocalStorage:
         del content_type, cache_control  # a folder has no object metadata; NGINX sets headers
         fs = self._fs(path)
         directory, name = os.path.split(fs)
-        tmp = os.path.join(directory, _tmp_name(name))
+        tmp = os.path.join(directory, tmp_name(name))
         _write_new(path, tmp, data)
         moved = False
         try:
@@ -232,7 +224,7 @@ class LocalStorage:
             _unlink(marker)
             return
         directory, name = os.path.split(marker)
-        tmp = os.path.join(directory, _tmp_name(name))
+        tmp = os.path.join(directory, tmp_name(name))
         _write_new(path, tmp, (value + "\n").encode())
         os.replace(tmp, marker)  # a concurrent stat never reads a half-written reason
 
