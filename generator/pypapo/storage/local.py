@@ -187,8 +187,7 @@ class LocalStorage:
                 moved = True
             else:
                 with self._locked_dir(directory):
-                    current = _read(fs)
-                    if (ABSENT if current is None else _token(current)) == if_token:
+                    if _current_token(fs) == if_token:
                         os.replace(tmp, fs)
                         moved = True
         finally:
@@ -201,11 +200,9 @@ class LocalStorage:
         directory = os.path.dirname(fs)
         try:
             with self._locked_dir(directory):
-                if if_token is not None:
-                    current = _read(fs)
-                    if current is None or _token(current) != if_token:
-                        return False
-                os.unlink(fs)
+                if if_token is not None and _current_token(fs) != if_token:
+                    return False
+                os.unlink(fs)  # ABSENT matched an absent object: nothing to delete, False below
         except (FileNotFoundError, NotADirectoryError):  # the object or its directory is gone
             return False
         if directory != self._root:
@@ -235,6 +232,11 @@ def _read(fs: str) -> bytes | None:
             return f.read()
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return None
+
+
+def _current_token(fs: str) -> str:
+    data = _read(fs)
+    return ABSENT if data is None else _token(data)
 
 
 def _read_marker(fs: str) -> str | None:
