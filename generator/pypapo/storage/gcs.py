@@ -347,9 +347,10 @@ class GCSStorage:
         blob.cache_control = cache_control
         kwargs: dict[str, Any] = {"if_generation_match": 0} if create_only else {}
         size = local_file.stat().st_size
+        told = progress or (lambda _done: None)
         try:
             with local_file.open("rb") as raw:
-                source = _CountingReader(raw, progress) if progress is not None else raw
+                source = _CountingReader(raw, told)
                 blob.upload_from_file(
                     source, size=size, content_type=content_type, retry=self.retry, **kwargs
                 )
@@ -359,10 +360,8 @@ class GCSStorage:
             return None
         except _CLIENT_ERRORS as e:
             raise self._failure("upload", path, e) from e
-        if progress is not None and not (
-            isinstance(source, _CountingReader) and source.told == size
-        ):
-            progress(size)
+        if source.told != size:  # an empty file is never read
+            told(size)
         return str(blob.generation)
 
 
