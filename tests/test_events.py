@@ -109,6 +109,7 @@ def test_creation_times(stamp: str, expected: datetime) -> None:
         ("finalized", {"size": "many"}),
         ("finalized", {"timeCreated": "yesterday"}),
         ("finalized", {"timeCreated": "2026-13-45T09:00:00Z"}),
+        ("finalized", {"timeCreated": "2026-11-25T09:00:00"}),  # no zone: not guessed
         ("finalized", {"generation": None}),
     ],
 )

@@ -8,7 +8,6 @@ refresh never trusts it further than a read pinned to that generation.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -80,20 +79,14 @@ def _int(value: Any) -> int | None:
     return number if number >= 0 else None
 
 
-_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)")
-
-
 def _timestamp(value: Any) -> datetime | None:
-    """RFC 3339 as GCS writes it, truncated to microseconds like the storage client does."""
-    match = _RFC3339.fullmatch(str(value)) if value is not None else None
-    if match is None:
-        return None
-    whole, fraction, zone = match.groups()
-    text = f"{whole}.{(fraction or '0')[:6]:0<6}{'+00:00' if zone == 'Z' else zone}"
+    """RFC 3339 as GCS writes it; fractions past microseconds are cut, as the storage client
+    cuts them for a stat. A time without a zone is not GCS's and is not guessed at."""
     try:
-        return datetime.fromisoformat(text).astimezone(UTC)
+        when = datetime.fromisoformat(str(value)) if value is not None else None
     except ValueError:
         return None
+    return when.astimezone(UTC) if when is not None and when.tzinfo is not None else None
 
 
 def object_hint(event: ObjectEvent, path: str) -> ObjectInfo | None:
