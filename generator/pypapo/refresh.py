@@ -99,9 +99,11 @@ def _backoff(attempt: int) -> None:
     time.sleep(random.uniform(0, min(0.5, 0.005 * 2**attempt)))  # noqa: S311
 
 
-def _load_state(
+def load_state(
     storage: Storage, project: NormalizedName, *, repair: bool = False
 ) -> tuple[ProjectState, str, bytes | None]:
+    """The project's state, its token and its bytes. Unreadable, it is an error, or with
+    ``repair`` an empty state (a full build starts the project afresh)."""
     blob = storage.get(state_path(project))
     state = _parse_state(project, blob, repair=repair)
     if blob is None:
@@ -160,7 +162,7 @@ class _ProjectUpdate:
 
     def run(self) -> Report:
         for attempt in range(MAX_ATTEMPTS):
-            old, token, stored = _load_state(self.storage, self.project, repair=self.full)
+            old, token, stored = load_state(self.storage, self.project, repair=self.full)
             try:
                 new, errors = self._desired(old, first=attempt == 0)
             except ObjectChangedError:

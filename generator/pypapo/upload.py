@@ -24,9 +24,8 @@ import pkginfo
 from pypapo.archive import read_core_metadata
 from pypapo.distribution import parse_distribution
 from pypapo.errors import BadDistributionError, InvalidMetadataError
-from pypapo.layout import looks_like_distribution, parse_dist_filename, state_path, tmp_name
-from pypapo.model import ProjectState
-from pypapo.refresh import refresh
+from pypapo.layout import looks_like_distribution, parse_dist_filename, tmp_name
+from pypapo.refresh import load_state, refresh
 from pypapo.storage import Storage, StorageError, open_storage
 from pypapo.storage.local import LocalStorage
 
@@ -171,14 +170,8 @@ def indexed_twin(storage: Storage, path: str) -> str | None:
     """The indexed object that is the same distribution file as ``path`` under another path
     (``Foo-1.0.tar.gz`` for ``foo-1.0.0.tar.gz``, or the same name in another folder): the
     index would serve only one of them. Read from the project's state: one small GET."""
-    dist = parse_dist_filename(path)
-    blob = storage.get(state_path(dist.project))
-    if blob is None:
-        return None
-    try:
-        state = ProjectState.from_json(blob.data)
-    except (ValueError, KeyError, TypeError):
-        return None  # an unreadable state is build's to report; it blocks no upload
+    # an unreadable state reads as empty here: it is build's to report, and blocks no upload
+    state, _token, _data = load_state(storage, parse_dist_filename(path).project, repair=True)
     twin = state.same_file_as(path)
     return twin.path if twin is not None else None
 
