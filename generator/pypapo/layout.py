@@ -11,7 +11,9 @@ from __future__ import annotations
 import functools
 import os
 import posixpath
+import re
 import threading
+import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
@@ -37,6 +39,9 @@ YANK_MARKER_SUFFIX = ".yanked"
 STATE_NAME = ".state.json"
 MAX_FILENAME = 255 - len(SIDECAR_SUFFIX)
 """File systems hold names of up to 255 bytes: a longer name leaves no room for the sidecar."""
+MAX_OBJECT_NAME = 1024
+"""GCS's limit on an object name, in UTF-8 bytes: a longer one can only come from a forged
+event, and its path would not fit a URL or a log line either."""
 
 Kind = Literal["wheel", "sdist"]
 _SDIST_SUFFIXES = (".tar.gz", ".zip")
@@ -66,9 +71,58 @@ def tmp_name(name: str) -> str:
     return f"{TMP_PREFIX}{stem}-{os.getpid()}-{threading.get_ident():x}"
 
 
+# C0 controls, DEL and the backslash (a path separator to Windows tools and some unpackers)
+_UNSAFE_ASCII = re.compile(r"[\x00-\x1f\x7f\\]")
+# controls, invisible formatting (bidi overrides, zero widths), lone surrogates (not UTF-8) and
+# line or paragraph separators: each makes a name read, print or encode as another
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def object_name_problem(path: str) -> str | None:
+    """Why ``path`` is no safe object path (``None``: it is one). A safe path names the same
+    object in a bucket, in a folder and in a URL: relative, no empty, ``.`` or ``..`` segment,
+    no character that prints, splits or encodes as something else, at most 1024 bytes."""
+    # the length first: a forged name may be megabytes long, and is not scanned then
+    if len(path) > MAX_OBJECT_NAME or len(path.encode(errors="surrogatepass")) > MAX_OBJECT_NAME:
+        return f"object name longer than {MAX_OBJECT_NAME} bytes"
+    char = _unsafe_char(path)
+    if char is not None:
+        return (
+            "backslash in the object name"
+            if char == "\\"
+            else f"unsafe character U+{ord(char):04X} in the object name"
+        )
+    if path.startswith("/"):
+        return "object name starts with '/'"
+    segments = path.split("/")
+    for bad in ("..", "."):
+        if bad in segments:
+            return f"{bad!r} segment in the object name"
+    if "" in segments:
+        return "empty segment in the object name"
+    return None
+
+
+def _unsafe_char(path: str) -> str | None:
+    found = _UNSAFE_ASCII.search(path)
+    if found is not None:
+        return found.group()
+    if path.isascii():  # the common case, decided by the pattern alone
+        return None
+    return next((c for c in path if unicodedata.category(c) in _UNSAFE_CATEGORIES), None)
+
+
+def check_object_name(path: str) -> None:
+    """Raise ``InvalidFilenameError`` naming ``path`` unless it is a safe object path."""
+    problem = object_name_problem(path)
+    if problem is not None:
+        raise InvalidFilenameError(path, problem)
+
+
 def is_own_write(path: str) -> bool:
-    """True for objects pypapo itself writes, which must never trigger a refresh."""
-    return (
+    """True for objects pypapo itself writes, which must never trigger a refresh. pypapo
+    writes only safe names, so an unsafe one is never its own (it is reported, not dropped)."""
+    return object_name_problem(path) is None and (
         path.startswith((INDEX_PREFIX, BROWSE_PREFIX))
         or path.endswith((SIDECAR_SUFFIX, YANK_MARKER_SUFFIX))
         or posixpath.basename(path).startswith(TMP_PREFIX)
@@ -82,7 +136,9 @@ def looks_like_distribution(path: str) -> bool:
 
 @functools.lru_cache(maxsize=1 << 14)  # a build parses each name twice: to group, then to read
 def parse_dist_filename(path: str) -> DistName:
-    """Project, version and kind from the file name, using packaging's own parsers."""
+    """Project, version and kind from the file name, using packaging's own parsers; an unsafe
+    object path is an ``InvalidFilenameError`` whatever its file name says."""
+    check_object_name(path)
     filename = posixpath.basename(path)
     if len(filename.encode()) > MAX_FILENAME:
         raise InvalidFilenameError(path, f"file name longer than {MAX_FILENAME} bytes")
