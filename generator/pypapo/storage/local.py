@@ -9,7 +9,15 @@ upload of the same file is the one mix, and either file may win it). A token is 
 the content, so it needs no clock and survives copies of the folder.
 
 Object metadata (only the yank reason) lives in a sidecar ``<file>.yanked`` holding the reason,
-which a person can also create by hand.
+which a person can also create by hand. Whoever can write the folder writes these markers, so
+they are read as untrusted input: only a regular file is a marker (a FIFO of that name would
+block a build, a device would never end), at most ``MAX_MARKER`` bytes of it are read, and bytes
+that are not UTF-8 are replaced with U+FFFD: the file is there, so its publisher meant a yank,
+and a garbled reason is better than serving the file as installable. A marker that cannot be
+read at all (no permission) yanks without a reason, with a warning naming it.
+
+A failed write (a full disk, a read-only folder) removes its temporary file and raises the
+``OSError`` with the name of the file it was writing.
 """
 
 from __future__ import annotations
@@ -17,9 +25,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import logging
 import os
 import stat
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +39,13 @@ from pypapo.storage import ABSENT, YANK_KEY, Blob, ObjectChangedError, ObjectInf
 
 CHUNK = 1 << 20
 YANK_SUFFIX = ".yanked"
+MAX_MARKER = 4096
+"""Bytes of a yank reason read from a marker: installers show the reason, nobody needs a book."""
+_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+"""Opening a FIFO without a writer, or a terminal, must neither block nor take it over."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+log = logging.getLogger(__name__)
 
 
 def _token(data: bytes) -> str:
@@ -68,6 +84,10 @@ class LocalStorage:
         parts = [part for part in path.split("/") if part not in ("", ".")]
         if path.startswith("/") or ".." in parts or not parts:
             raise StorageError(f"object path must be relative and inside the root: {path!r}")
+        if _has_control_character(path):
+            # a NUL would make every os call raise ValueError; the others make names no one can
+            # type or see, and no index link should lead to them
+            raise StorageError(f"object path has a control character: {path!r}")
         return os.path.join(self._root, *parts)
 
     def _info(self, path: str, fs: str) -> ObjectInfo | None:
@@ -88,7 +108,13 @@ class LocalStorage:
         try:
             with os.scandir(directory) as it:
                 entries = sorted(it, key=lambda e: e.name)
-        except OSError:  # gone, or unreadable (a root-owned lost+found): skipped, as os.walk does
+        except FileNotFoundError:  # gone (or a root not created yet: an empty storage)
+            return
+        except OSError:
+            # a folder below the root that cannot be read (a root-owned lost+found) is skipped,
+            # as os.walk skips it; an unreadable root would make an empty index look fine
+            if directory == self._root:
+                raise
             return
         names = {e.name for e in entries}
         for entry in entries:
@@ -123,7 +149,9 @@ class LocalStorage:
                 if not name.startswith(TMP_PREFIX):
                     continue
                 fs = os.path.join(directory, name)
-                with contextlib.suppress(FileNotFoundError):
+                # clutter another user left in a shared folder may not be ours to remove: the
+                # sweep is housekeeping and must not fail the command that ran it
+                with contextlib.suppress(OSError):
                     if os.stat(fs).st_mtime < cutoff:
                         os.unlink(fs)
                         removed.add(os.path.relpath(fs, self._root).replace(os.sep, "/"))
@@ -175,25 +203,19 @@ class LocalStorage:
     ) -> str | None:
         del content_type, cache_control  # a folder has no object metadata; NGINX sets headers
         fs = self._fs(path)
-        directory, name = os.path.split(fs)
-        tmp = os.path.join(directory, tmp_name(name))
-        _write_new(path, tmp, data)
-        moved = False
-        try:
+        with temporary_beside(fs) as tmp:
+            _write_new(path, tmp, data)
             if if_token is None:
                 # Pages and sidecars are only ever written unconditionally, the state and root
                 # JSON only conditionally: a plain rename needs no lock (a build does thousands).
                 os.replace(tmp, fs)
-                moved = True
-            else:
-                with self._locked_dir(directory):
-                    if _current_token(fs) == if_token:
-                        os.replace(tmp, fs)
-                        moved = True
-        finally:
-            if not moved:
-                _unlink(tmp)
-        return _token(data) if moved else None
+                return _token(data)
+            with self._locked_dir(os.path.dirname(fs)):
+                if _current_token(fs) != if_token:
+                    _unlink(tmp)
+                    return None
+                os.replace(tmp, fs)
+        return _token(data)
 
     def delete(self, path: str, *, if_token: str | None = None) -> bool:
         fs = self._fs(path)
@@ -220,18 +242,49 @@ class LocalStorage:
         if value is None:
             _unlink(marker)
             return
-        directory, name = os.path.split(marker)
-        tmp = os.path.join(directory, tmp_name(name))
-        _write_new(path, tmp, (value + "\n").encode())
-        os.replace(tmp, marker)  # a concurrent stat never reads a half-written reason
+        with temporary_beside(marker) as tmp:
+            _write_new(path, tmp, (value + "\n").encode())
+            os.replace(tmp, marker)  # a concurrent stat never reads a half-written reason
 
 
-def _read(fs: str) -> bytes | None:
+@contextlib.contextmanager
+def temporary_beside(target: str) -> Iterator[str]:
+    """A temporary name in ``target``'s directory for an atomic write; the block writes it and
+    renames it into place (or removes it). When the block fails, the temporary file is removed
+    here: a full disk must not leave it behind until the sweep an hour later. An ``OSError``
+    that names no file (a failed ``write`` or ``close``) is raised again naming ``target``, so
+    the one-line message says which write failed."""
+    directory, name = os.path.split(target)
+    tmp = os.path.join(directory, tmp_name(name))
     try:
-        with open(fs, "rb") as f:
-            return f.read()
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        yield tmp
+    except BaseException as e:
+        with contextlib.suppress(OSError):  # the error that matters is the one being raised
+            os.unlink(tmp)
+        if isinstance(e, OSError) and e.errno is not None and e.filename is None:
+            raise OSError(e.errno, e.strerror, target) from e
+        raise
+
+
+def _has_control_character(text: str) -> bool:
+    return any(unicodedata.category(c) == "Cc" for c in text)
+
+
+def _read(fs: str, limit: int = -1) -> bytes | None:
+    """The first ``limit`` bytes (all with -1) of the regular file at ``fs``; ``None`` when
+    there is none there: absent, or a directory, FIFO, socket or device, which ``stat`` and
+    ``list`` do not count as objects either."""
+    try:
+        fd = os.open(fs, _READ_FLAGS)
+    except (FileNotFoundError, NotADirectoryError):
         return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with open(fd, "rb", closefd=False) as f:
+            return f.read(limit)
+    finally:
+        os.close(fd)
 
 
 def _current_token(fs: str) -> str:
@@ -240,8 +293,13 @@ def _current_token(fs: str) -> str:
 
 
 def _read_marker(fs: str) -> str | None:
-    data = _read(fs)
-    return None if data is None else data.decode("utf-8")
+    """The yank reason a marker holds, ``None`` when there is no marker (see the module doc)."""
+    try:
+        data = _read(fs, MAX_MARKER)
+    except OSError as e:
+        log.warning("yanked without a reason, the marker cannot be read: %s: %s", fs, e.strerror)
+        return ""
+    return None if data is None else data.decode("utf-8", errors="replace")
 
 
 def _unlink(fs: str) -> None:
@@ -252,11 +310,20 @@ def _unlink(fs: str) -> None:
 def _write_new(path: str, tmp: str, data: bytes) -> None:
     for _ in range(5):  # a concurrent delete may remove the emptied directory under us
         try:
-            with open(tmp, "wb") as f:
-                f.write(data)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
         except FileNotFoundError:
             with contextlib.suppress(FileNotFoundError, FileExistsError):
                 os.makedirs(os.path.dirname(tmp), exist_ok=True)
-        else:
-            return
+            continue
+        try:
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
+        return
     raise StorageError(f"cannot create {path!r}: its directory keeps disappearing")
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:  # a write may take only part of the data (a signal, a nearly full disk)
+        view = view[os.write(fd, view) :]
