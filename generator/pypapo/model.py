@@ -6,19 +6,35 @@ A project's pages are a pure function of its ``ProjectState``, which is stored n
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any
 
-from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import Version
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import InvalidName, NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from pypapo.errors import BadDistributionError
-from pypapo.layout import distribution_key
+from pypapo.layout import (
+    MAX_FILENAME,
+    MAX_OBJECT_NAME,
+    DistName,
+    distribution_key,
+    looks_like_distribution,
+    parse_dist_filename,
+)
 
 STATE_FORMAT = 1
+MAX_STATE_BYTES = 64 << 20
+"""The largest state read, room for some 100,000 files. A larger one is not pypapo's, and
+parsing it could cost a Cloud Function instance all its memory."""
+MAX_TEXT = 4 << 20
+"""Summary, Requires-Python and yank reason: each comes from at most 4 MiB of metadata."""
+MAX_SIZE = 5 << 40
+"""The largest object GCS holds (5 TiB)."""
 
 
 def format_upload_time(when: datetime) -> str:
@@ -110,7 +126,206 @@ class ProjectState:
 
     @classmethod
     def from_json(cls, data: bytes) -> ProjectState:
-        body: dict[str, Any] = json.loads(data)
-        if body.get("format") != STATE_FORMAT:
-            raise ValueError(f"unknown state format {body.get('format')!r}")
-        return cls.of(body["name"], (FileRecord(**r) for r in body["records"]))
+        """Read a stored state, accepting exactly what ``to_json`` writes. Anyone who can write
+        to the bucket can edit it, so anything else is a ``ValueError`` saying where and what
+        (a refresh reports the state as corrupt; a build rebuilds it)."""
+        body = _fields("state", _load(data), _STATE_KEYS)
+        if type(body["format"]) is not int or body["format"] != STATE_FORMAT:
+            raise ValueError(f"unknown state format {_show(body['format'])}")
+        name = _project_name(body["name"])
+        raw = body["records"]
+        if not isinstance(raw, list):
+            raise _expected("records", raw, "a list")
+        records = [_record(name, f"records[{i}]", r) for i, r in enumerate(raw)]
+        _check_unique(records)
+        return cls.of(name, records)
+
+
+# -- reading a state: the schema, checked by hand (small, and exactly what to_json writes) -----
+
+_STATE_KEYS = frozenset({"format", "name", "records"})
+_RECORD_KEYS = frozenset(_RECORD_FIELDS)
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+# a GCS generation is a decimal number, a folder's "mtime-size-inode": printable, no spaces
+_GENERATION = re.compile(r"[\x21-\x7e]{1,128}")
+
+
+def _load(data: bytes) -> object:
+    # the size first: json would build the whole thing before any check could look at it
+    if len(data) > MAX_STATE_BYTES:
+        raise ValueError(f"{len(data)} bytes, over the {MAX_STATE_BYTES} a state may have")
+    try:
+        return json.loads(data)
+    except RecursionError as e:  # nesting deeper than the interpreter's stack
+        raise ValueError("nested too deeply") from e
+    except ValueError as e:  # not UTF-8, not JSON, or an integer of thousands of digits
+        raise ValueError(f"not JSON: {e}") from e
+
+
+def _kind(value: object) -> str:
+    kinds = {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "a bool",
+        int: "an int",
+        float: "a float",
+    }
+    return "null" if value is None else kinds.get(type(value), type(value).__name__)
+
+
+def _expected(where: str, value: object, kind: str) -> ValueError:
+    # a ValueError, not a TypeError: the callers' contract is "unreadable state"
+    return ValueError(f"{where}: {_kind(value)}, expected {kind}")
+
+
+def _show(value: object) -> str:
+    """The value for a message: escaped (no control character reaches a terminal), clipped."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _fields(where: str, value: object, keys: frozenset[str]) -> dict[str, object]:
+    if not isinstance(value, dict):
+        raise _expected(where, value, "an object")
+    missing, extra = keys - value.keys(), value.keys() - keys
+    if missing:
+        raise ValueError(f"{where}: missing {', '.join(sorted(missing))}")
+    if extra:
+        raise ValueError(f"{where}: unexpected key {_show(min(extra))}")
+    return value
+
+
+def _text(where: str, value: object, limit: int) -> str:
+    if not isinstance(value, str):
+        raise _expected(where, value, "a string")
+    if len(value) > limit:
+        raise ValueError(f"{where}: longer than {limit} characters")
+    return value
+
+
+def _optional_text(where: str, value: object, limit: int) -> str | None:
+    return None if value is None else _text(where, value, limit)
+
+
+def _project_name(value: object) -> NormalizedName:
+    name = _text("name", value, MAX_FILENAME)
+    try:
+        canonical = canonicalize_name(name, validate=True)
+    except InvalidName as e:
+        raise ValueError(f"name: {_show(name)} is not a valid project name") from e
+    if canonical != name:
+        raise ValueError(f"name: {_show(name)} is not normalized")
+    return canonical
+
+
+def _record(project: NormalizedName, where: str, raw: object) -> FileRecord:
+    r = _fields(where, raw, _RECORD_KEYS)
+    path = _text(f"{where}.path", r["path"], MAX_OBJECT_NAME)
+    dist = _distribution(f"{where}.path", path, project)
+    filename = _text(f"{where}.filename", r["filename"], MAX_FILENAME)
+    if filename != dist.filename:
+        raise ValueError(f"{where}.filename: {_show(filename)} is not its path's file name")
+    return FileRecord(
+        path=path,
+        filename=filename,
+        version=_version(f"{where}.version", r["version"], dist),
+        size=_size(f"{where}.size", r["size"]),
+        sha256=_sha256(f"{where}.sha256", r["sha256"]),
+        upload_time=_upload_time(f"{where}.upload_time", r["upload_time"]),
+        generation=_generation(f"{where}.generation", r["generation"]),
+        requires_python=_requires_python(f"{where}.requires_python", r["requires_python"]),
+        yanked=_optional_text(f"{where}.yanked", r["yanked"], MAX_TEXT),
+        metadata_sha256=(
+            None
+            if r["metadata_sha256"] is None
+            else _sha256(f"{where}.metadata_sha256", r["metadata_sha256"])
+        ),
+        summary=_text(f"{where}.summary", r["summary"], MAX_TEXT),
+    )
+
+
+def _distribution(where: str, path: str, project: NormalizedName) -> DistName:
+    """The path's parsed name: a safe path, a distribution's, of this project (the pages link
+    to it, and refresh reads it)."""
+    if not looks_like_distribution(path):
+        raise ValueError(f"{where}: {_show(path)} is not a distribution's path")
+    try:
+        dist = parse_dist_filename(path)
+    except BadDistributionError as e:
+        raise ValueError(f"{where}: {_show(path)}: {e.reason}") from e
+    if dist.project != project:
+        raise ValueError(f"{where}: {_show(path)} is a file of project {dist.project!r}")
+    return dist
+
+
+def _version(where: str, value: object, dist: DistName) -> str:
+    version = _text(where, value, MAX_FILENAME)
+    if version == str(dist.version):  # what pypapo writes: no second parse
+        return version
+    try:
+        same = Version(version) == dist.version
+    except InvalidVersion as e:
+        raise ValueError(f"{where}: {_show(version)} is not a PEP 440 version") from e
+    if not same:
+        raise ValueError(f"{where}: {_show(version)} is not its file name's version")
+    return version
+
+
+def _size(where: str, value: object) -> int:
+    if type(value) is not int:  # not a bool, which is an int to Python
+        raise _expected(where, value, "an int")
+    if not 0 <= value <= MAX_SIZE:
+        raise ValueError(f"{where}: {value} is out of range")
+    return value
+
+
+def _sha256(where: str, value: object) -> str:
+    digest = _text(where, value, 64)
+    if _SHA256.fullmatch(digest) is None:
+        raise ValueError(f"{where}: {_show(digest)} is not 64 lowercase hex digits")
+    return digest
+
+
+def _upload_time(where: str, value: object) -> str:
+    stamp = _text(where, value, 32)
+    try:
+        # the zone must be Z (never a conversion that could leave the calendar's range), and
+        # the whole stamp what format_upload_time makes of it
+        when = datetime.fromisoformat(stamp) if stamp.endswith("Z") else None
+    except ValueError:
+        when = None
+    if when is None or format_upload_time(when) != stamp:
+        raise ValueError(f"{where}: {_show(stamp)} is not a yyyy-mm-ddThh:mm:ss.ffffffZ time")
+    return stamp
+
+
+def _generation(where: str, value: object) -> str:
+    generation = _text(where, value, 128)
+    if _GENERATION.fullmatch(generation) is None:
+        raise ValueError(f"{where}: {_show(generation)} is not a generation")
+    return generation
+
+
+def _requires_python(where: str, value: object) -> str | None:
+    specifier = _optional_text(where, value, MAX_TEXT)
+    if specifier is not None and not _valid_specifier(specifier):
+        raise ValueError(f"{where}: {_show(specifier)} is not a version specifier")
+    return specifier
+
+
+@functools.lru_cache(maxsize=1024)  # a project's files share a handful of Requires-Python
+def _valid_specifier(text: str) -> bool:
+    try:
+        SpecifierSet(text)
+    except InvalidSpecifier:
+        return False
+    return True
+
+
+def _check_unique(records: list[FileRecord]) -> None:
+    seen: set[str] = set()
+    for i, record in enumerate(records):
+        if record.path in seen:
+            raise ValueError(f"records[{i}].path: {_show(record.path)} appears twice")
+        seen.add(record.path)
