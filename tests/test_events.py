@@ -117,3 +117,92 @@ def test_no_description_unless_complete_and_finalized(kind: str, change: dict[st
     attrs = {**ATTRS, "type": f"google.cloud.storage.object.v1.{kind}"}
     resource = {k: v for k, v in {**RESOURCE, **change}.items() if v is not None}
     assert object_hint(from_cloudevent(attrs, resource), "p") is None
+
+
+# -- events are input: a field of the wrong shape is no hint, never an exception --------------
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"timeCreated": "99999-01-01T00:00:00Z"},
+        {"timeCreated": "0001-01-01T00:00:00+01:00"},  # UTC would be before year 1
+        {"timeCreated": "9999-12-31T23:59:59-01:00"},  # UTC would be after year 9999
+        {"timeCreated": "0001-01-01T00:00:00Z"},  # before GCS: no upload time a page can show
+        {"timeCreated": 1732525200},
+        {"timeCreated": ["2026-11-25T09:00:00Z"]},
+        {"timeCreated": {"seconds": 1}},
+        {"timeCreated": ""},
+        {"timeCreated": "2026-11-25T09:00:00Z" + " " * 10_000},
+        {"generation": "abc"},
+        {"generation": "1.5"},
+        {"generation": "-7"},
+        {"generation": True},
+        {"generation": 1.5},
+        {"generation": ["1"]},
+        {"generation": "9" * 30},  # past int64
+        {"generation": " 12"},
+        {"generation": "١٢"},  # decimal digits, but not ASCII ones
+        {"size": True},
+        {"size": 12.5},
+        {"size": "9" * 5000},
+        {"size": 1 << 70},
+        {"size": {"bytes": 1}},
+        {"metadata": ["pypapo-yanked"]},
+        {"metadata": "pypapo-yanked=x"},
+        {"metadata": 5},
+        {"metadata": {"pypapo-yanked": 5}},
+        {"metadata": {"pypapo-yanked": ["x"]}},
+        {"metadata": {"pypapo-yanked": "x" * 10_000}},
+    ],
+    ids=lambda v: repr(v)[:50],
+)
+def test_a_bad_field_is_no_hint(change: dict[str, Any]) -> None:
+    event = from_cloudevent(ATTRS, {**RESOURCE, **change})
+    assert object_hint(event, "p") is None
+
+
+@pytest.mark.parametrize(("field", "value"), [("generation", 1732525200123456), ("size", 1234)])
+def test_json_numbers_are_read_like_strings(field: str, value: int) -> None:
+    hint = object_hint(from_cloudevent(ATTRS, {**RESOURCE, field: value}), "p")
+    assert hint is not None
+    assert str(getattr(hint, field)) == str(value)
+
+
+def test_metadata_without_a_value_is_dropped() -> None:
+    """GCS sends a removed key as null in some notifications; it is not a yank."""
+    hint = object_hint(from_cloudevent(ATTRS, {**RESOURCE, "metadata": {"a": None}}), "p")
+    assert hint is not None
+    assert hint.metadata == {}
+
+
+@pytest.mark.parametrize(
+    ("attrs", "data"),
+    [
+        ({**ATTRS, "type": 5}, RESOURCE),
+        ({k: v for k, v in ATTRS.items() if k != "type"}, RESOURCE),
+        ({**ATTRS, "subject": None}, {"bucket": "bkt", "name": 5}),
+        ({**ATTRS, "subject": None}, {"bucket": "bkt", "name": ["a"]}),
+        ({**ATTRS, "subject": None}, {"bucket": "bkt", "name": ""}),
+        ({**ATTRS, "source": None}, {"bucket": 5, "name": "a.whl"}),
+        ({**ATTRS, "source": "//storage/buckets/UPPER"}, {"name": "a.whl"}),
+        (ATTRS, {"bucket": "../etc", "name": "a.whl"}),
+        (ATTRS, {"bucket": "a", "name": "a.whl"}),
+        (ATTRS, {"bucket": "b" * 300, "name": "a.whl"}),
+        (ATTRS, {"bucket": "bkt/other", "name": "a.whl"}),
+        ({**ATTRS, "subject": "objects/"}, {}),
+    ],
+    ids=lambda v: repr(v)[:50],
+)
+def test_not_an_object_event(attrs: dict[str, Any], data: dict[str, Any]) -> None:
+    with pytest.raises(EventError):
+        from_cloudevent(attrs, data)
+
+
+@pytest.mark.parametrize(
+    "data", [None, [], "text", b"bytes", 5, [RESOURCE]], ids=lambda v: repr(v)[:50]
+)
+def test_data_of_another_shape_falls_back_to_the_attributes(data: object) -> None:
+    event = from_cloudevent(ATTRS, data)
+    assert (event.bucket, event.name) == ("bkt", "pkgs/foo-1.0.tar.gz")
+    assert object_hint(event, "p") is None
