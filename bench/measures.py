@@ -33,7 +33,8 @@ from bench.corpus import (
 from bench.counting import HTTPCounter
 from bench.report import Row, Samples
 from bench.servers import REPO, gcs_emulator, nginx, pypiserver, wrk
-from pypapo.refresh import build, refresh
+from pypapo.build import build
+from pypapo.refresh import refresh
 from pypapo.storage.counting import CountingStorage
 from pypapo.storage.local import LocalStorage
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from pypi_simple import ProjectPage
 
+from pypapo.build import build, executor
 from pypapo.layout import ROOT_JSON, page_path
-from pypapo.refresh import _executor, build
 from pypapo.storage.counting import CountingStorage
 from pypapo.storage.local import LocalStorage
 from tests.conftest import add_sdist, add_wheel
@@ -90,7 +90,9 @@ def test_build_repairs_damage(tmp_path: Path) -> None:
     next((tmp_path / "pkgs").glob("alpha-1.0-*.metadata")).write_bytes(b"wrong")
     (tmp_path / ROOT_JSON).write_text('{"meta":{"api-version":"1.1"},"projects":[]}')
     report = build(LocalStorage(tmp_path))
-    assert report.writes == 4
+    # alpha's page, sidecar and marker; beta's page and marker; the three root pages (the
+    # HTML pages follow the JSON page they are rendered from)
+    assert report.writes == 8
     assert _tree(tmp_path) == pages
 
 
@@ -119,7 +121,7 @@ def test_worker_processes_build_the_same_bytes_as_threads(tmp_path: Path) -> Non
     make_corpus(roots[0])
     (roots[0] / "pkgs" / "broken-1.0-py3-none-any.whl").write_bytes(b"not a zip")
     shutil.copytree(roots[0], roots[1])  # the same files, mtimes (upload times) included
-    pool = _executor(2, processes=True)
+    pool = executor(2, processes=True)
     assert isinstance(pool, ProcessPoolExecutor)
     pool.shutdown()
     threads = build(LocalStorage(roots[0]), workers=2)
@@ -137,11 +139,11 @@ def test_no_fork_while_other_threads_run() -> None:
     other = threading.Thread(target=stop.wait)
     other.start()
     try:
-        assert isinstance(_executor(2, processes=True), ThreadPoolExecutor)
+        assert isinstance(executor(2, processes=True), ThreadPoolExecutor)
     finally:
         stop.set()
         other.join()
-    assert isinstance(_executor(1, processes=True), ThreadPoolExecutor)
+    assert isinstance(executor(1, processes=True), ThreadPoolExecutor)
 
 
 def _everything_but_states(root: Path) -> dict[str, bytes]:

@@ -17,9 +17,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pypapo.build import build
 from pypapo.layout import BROWSE_PREFIX, INDEX_PREFIX, SIDECAR_SUFFIX, STATE_NAME
 from pypapo.model import ProjectState
-from pypapo.refresh import Report, build
+from pypapo.plan import MARKER_NAME
+from pypapo.report import Report
 from pypapo.storage import ABSENT, Blob, ObjectInfo, Storage, open_storage
 
 EXIT_OK, EXIT_PROBLEMS = 0, 1
@@ -157,6 +159,8 @@ def _describe_change(path: str, existed: bool, data: bytes | None) -> Finding:
         )
     elif path.endswith("/" + STATE_NAME):
         kind, detail = "stale state", "does not match the files"
+    elif path.endswith("/" + MARKER_NAME):
+        kind, detail = "unpublished", "the publish marker does not vouch for the pages"
     elif not path.startswith((INDEX_PREFIX, BROWSE_PREFIX)):
         kind, detail = "drift", "would be rewritten by a build"
     elif data is None:
@@ -190,7 +194,12 @@ def check(storage: Storage, *, workers: int = 4) -> tuple[list[Finding], Report]
                     "installs pinned to the old hash fail",
                 )
             )
-    for path, data in sorted(dry.changes().items()):
+    changes = dry.changes()
+    # a marker changes with every other fix of its project: alone it is worth a line
+    markers_only = all(p.endswith("/" + MARKER_NAME) for p in changes)
+    for path, data in sorted(changes.items()):
+        if path.endswith("/" + MARKER_NAME) and not markers_only:
+            continue
         findings.append(_describe_change(path, dry.existed.get(path, False), data))
     return sorted(findings, key=lambda f: (f.path, f.kind)), report
 

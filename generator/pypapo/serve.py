@@ -23,7 +23,8 @@ import watchfiles
 from pypapo import render
 from pypapo.layout import BROWSE_PREFIX, INDEX_PREFIX, SIDECAR_SUFFIX, YANK_MARKER_SUFFIX
 from pypapo.negotiation import choose_format
-from pypapo.refresh import Report, refresh
+from pypapo.refresh import refresh
+from pypapo.report import Report
 from pypapo.storage import FILE_CACHE_CONTROL, PAGE_CACHE_CONTROL
 from pypapo.storage.local import LocalStorage
 
@@ -180,7 +181,10 @@ class IndexServer:
         self.root = root.resolve()
         self.storage = LocalStorage(self.root)
         handler = type("BoundIndexHandler", (IndexHandler,), {"root": self.root})
-        self.httpd = ThreadingHTTPServer((host, port), handler)
+        try:
+            self.httpd = ThreadingHTTPServer((host, port), handler)
+        except OSError as e:  # a busy port, an unknown host: the address is what to fix
+            raise OSError(e.errno, e.strerror, f"{host}:{port}") from e
         self.httpd.daemon_threads = True
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []

@@ -1,0 +1,109 @@
+"""What a project must look like in storage, as data: a pure function of its committed state.
+
+``project_plan(state)`` lists every object the project's state implies, in the order they must
+be written: the PEP 658 sidecars, ``index.html``, the project's membership in the root pages,
+``index.json``, the browse page, and last the publish marker. Reconciling is applying the
+plan; "is the project current" is comparing it. The marker (``simple/<p>/.published``) holds
+the plan's digest, is removed before the first write of any publish and written back after the
+last, so its presence with the plan's digest means every object of that plan was in place
+when it was written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from packaging.utils import NormalizedName
+
+from pypapo import browse, render
+from pypapo.layout import project_dir, sidecar_path
+from pypapo.model import FileRecord, ProjectState
+
+MARKER_NAME = ".published"
+MARKER_CONTENT_TYPE = "text/plain; charset=utf-8"
+SIDECAR_CONTENT_TYPE = "application/octet-stream"
+
+
+def marker_path(project: str) -> str:
+    return project_dir(project) + MARKER_NAME
+
+
+@dataclass(frozen=True)
+class Page:
+    """An object whose bytes the state determines; ``data`` is ``None`` when it must not exist."""
+
+    path: str
+    data: bytes | None
+    content_type: str
+
+    def fingerprint(self) -> str:
+        return "-" if self.data is None else hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Sidecar:
+    """A PEP 658 sidecar: the state knows its hash, its bytes come from the distribution."""
+
+    path: str
+    record: FileRecord
+
+    @property
+    def sha256(self) -> str:
+        return self.record.metadata_sha256 or ""  # plans hold sidecars of such records only
+
+    def fingerprint(self) -> str:
+        return self.sha256
+
+
+@dataclass(frozen=True)
+class Plan:
+    project: NormalizedName
+    sidecars: tuple[Sidecar, ...]
+    html: Page
+    json: Page
+    browse: Page
+    listed: bool
+    """Whether the root pages list the project (exactly when it has files)."""
+
+    def pages(self) -> tuple[Page, Page, Page]:
+        return self.html, self.json, self.browse
+
+    def digest(self) -> str:
+        lines = [f"{s.path}\0{s.fingerprint()}" for s in self.sidecars]
+        lines += [f"{p.path}\0{p.fingerprint()}" for p in self.pages()]
+        lines.append(f"listed\0{self.listed}")
+        return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+    def marker(self) -> Page:
+        """Written last; absent for a project with no files (a scratch build writes none)."""
+        data = f"{self.digest()}\n".encode() if self.listed else None
+        return Page(marker_path(self.project), data, MARKER_CONTENT_TYPE)
+
+    def entries(self) -> Iterator[Sidecar | Page]:
+        """Sidecars, then pages in the order the safety argument needs (without the root
+        membership, which the publisher settles between ``index.html`` and ``index.json``)."""
+        yield from self.sidecars
+        yield from self.pages()
+
+
+def project_plan(state: ProjectState) -> Plan:
+    """Everything the state implies. Records of twins keep their sidecars too: deleting the
+    served file promotes a twin without another read of it."""
+    project = state.name
+    sidecars = tuple(
+        Sidecar(sidecar_path(r.path), r) for r in state.records if r.metadata_sha256 is not None
+    )
+    has_files = bool(state.records)
+    html = render.project_html(state) if has_files else None
+    json = render.project_json(state) if has_files else None
+    human = browse.project_page(state) if has_files else None
+    return Plan(
+        project=project,
+        sidecars=sidecars,
+        html=Page(project_dir(project) + "index.html", html, render.HTML_CONTENT_TYPE),
+        json=Page(project_dir(project) + "index.json", json, render.JSON_CONTENT_TYPE),
+        browse=Page(browse.project_page_path(project), human, browse.CONTENT_TYPE),
+        listed=has_files,
+    )

@@ -1,0 +1,192 @@
+"""Apply a project's plan to storage: make every object the plan names hold its bytes.
+
+The plan's marker makes "nothing to do" cheap and safe. It is removed (compare-and-swap on
+the token read at the start) before the first write and recreated create-only after the
+last, so a publish that dies half way leaves no marker, and a marker holding the plan's digest
+proves the whole plan was applied. Hence three ways to publish:
+
+- **current**: the marker holds this plan's digest: nothing to do (one read);
+- **diff**: the marker holds the digest of the plan this state was committed from: every object
+  of that plan is in place, so only the objects the two plans disagree on are written;
+- **verify**: anything else (a marker missing after a crash, or from an unknown plan, or a
+  repair): every object is read and compared, and rewritten where it differs.
+
+Losing the marker's compare-and-swap means another publisher ran at the same time: the
+caller starts over from the newest state in verify mode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from pypapo import roots
+from pypapo.layout import sidecar_path
+from pypapo.model import FileRecord
+from pypapo.plan import MARKER_CONTENT_TYPE, SIDECAR_CONTENT_TYPE, Page, Plan, Sidecar
+from pypapo.report import Report
+from pypapo.storage import ABSENT, FILE_CACHE_CONTROL, Storage
+
+SidecarSource = Callable[[FileRecord], bytes | None]
+"""The sidecar bytes of a record's generation, or ``None`` when that generation is no longer
+the live object (the state must catch up with it first)."""
+
+
+class LostRaceError(Exception):
+    """Another publisher changed the marker meanwhile: start over, verifying everything."""
+
+
+class ObjectsMovedError(Exception):
+    """Objects the plan needs to read no longer have the recorded generation."""
+
+    def __init__(self, paths: set[str]) -> None:
+        super().__init__(f"objects changed: {sorted(paths)}")
+        self.paths = paths
+
+
+@dataclass
+class _Writer:
+    """Writes on behalf of one publish, removing the marker before the first of them."""
+
+    storage: Storage
+    report: Report
+    marker_path: str
+    marker_token: str
+    invalidated: bool = False
+
+    def before_write(self) -> None:
+        if self.invalidated:
+            return
+        if self.marker_token != ABSENT and not self.storage.delete(
+            self.marker_path, if_token=self.marker_token
+        ):
+            raise LostRaceError
+        self.invalidated = True
+        self.marker_token = ABSENT
+
+    def put(
+        self, path: str, data: bytes, content_type: str, cache_control: str | None = None
+    ) -> None:
+        self.before_write()
+        if cache_control is None:
+            self.storage.put(path, data, content_type=content_type)
+        else:
+            self.storage.put(path, data, content_type=content_type, cache_control=cache_control)
+        self.report.writes += 1
+
+    def delete(self, path: str) -> None:
+        self.before_write()
+        if self.storage.delete(path):
+            self.report.writes += 1
+
+
+@dataclass
+class Publish:
+    """One project's publish. ``trusted`` is the plan the committed state came from (its
+    objects are in place if the marker says so); ``trust_marker`` is off for repairs and after
+    a lost race; ``gone`` are paths the refresh was about that have no record (their sidecars
+    must not exist); ``root`` is off in builds, which settle the root pages once at the end."""
+
+    storage: Storage
+    plan: Plan
+    sidecars: SidecarSource
+    report: Report
+    trusted: Plan | None = None
+    trust_marker: bool = True
+    gone: Iterable[str] = ()
+    root: bool = True
+    moved: set[str] = field(default_factory=set)
+
+    def run(self) -> bool:
+        """Apply the plan; True when anything was written. Raises ``LostRaceError`` or
+        ``ObjectsMovedError`` (the caller re-reads the state and tries again)."""
+        marker = self.plan.marker()
+        blob = self.storage.get(marker.path)
+        stored = blob.data if blob is not None else None
+        if self.trust_marker and marker.data is not None and stored == marker.data:
+            return False
+        base = self._base(stored)
+        writer = _Writer(
+            self.storage, self.report, marker.path, blob.token if blob is not None else ABSENT
+        )
+        if marker.data is None:
+            writer.before_write()  # a project going away: no marker may outlive its pages
+        self._apply(writer, base)
+        if self.moved:
+            raise ObjectsMovedError(self.moved)
+        if marker.data is not None and (writer.invalidated or stored != marker.data):
+            self._put_marker(writer, marker.data, blob.token if blob is not None else ABSENT)
+        return writer.invalidated
+
+    def _base(self, stored: bytes | None) -> Plan | None:
+        """The plan whose objects are known to be in place, or None: verify everything."""
+        trusted = self.trusted
+        if not self.trust_marker or trusted is None:
+            return None
+        # no marker proves anything about a project without files: its removal may have died
+        # half way, after the marker went first
+        expected = trusted.marker().data
+        return trusted if expected is not None and stored == expected else None
+
+    def _apply(self, writer: _Writer, base: Plan | None) -> None:
+        if base is None:
+            for path in self.gone:
+                writer.delete(sidecar_path(path))
+            known: dict[str, str] | None = None
+        else:
+            known = {e.path: e.fingerprint() for e in base.entries()}
+            wanted = {s.path for s in self.plan.sidecars}
+            for sidecar in base.sidecars:
+                if sidecar.path not in wanted:
+                    writer.delete(sidecar.path)
+        for sidecar in self.plan.sidecars:
+            if known is None or known.get(sidecar.path) != sidecar.fingerprint():
+                self._sidecar(writer, sidecar, verify=known is None)
+        self._page(writer, self.plan.html, known)
+        if self.root and (base is None or base.listed != self.plan.listed):
+            project, listed = self.plan.project, self.plan.listed
+            roots.settle(
+                self.storage,
+                lambda names: names | {project} if listed else names - {project},
+                self.report,
+                verify=base is None,
+                before_write=writer.before_write,
+            )
+        self._page(writer, self.plan.json, known)
+        self._page(writer, self.plan.browse, known)
+
+    def _page(self, writer: _Writer, page: Page, base: dict[str, str] | None) -> None:
+        if base is not None and base.get(page.path) == page.fingerprint():
+            return
+        if page.data is None:
+            writer.delete(page.path)
+            return
+        if base is None:
+            blob = self.storage.get(page.path)
+            if blob is not None and blob.data == page.data:
+                return
+        writer.put(page.path, page.data, page.content_type)
+
+    def _sidecar(self, writer: _Writer, sidecar: Sidecar, *, verify: bool) -> None:
+        if verify:
+            blob = self.storage.get(sidecar.path)
+            if blob is not None and hashlib.sha256(blob.data).hexdigest() == sidecar.sha256:
+                return
+        data = self.sidecars(sidecar.record)
+        if data is None:
+            self.moved.add(sidecar.record.path)
+            return
+        writer.put(sidecar.path, data, SIDECAR_CONTENT_TYPE, FILE_CACHE_CONTROL)
+
+    def _put_marker(self, writer: _Writer, data: bytes, token: str) -> None:
+        # create-only after our own removal: another publisher that finished meanwhile owns it
+        if_token = ABSENT if writer.invalidated else token
+        if (
+            self.storage.put(
+                writer.marker_path, data, content_type=MARKER_CONTENT_TYPE, if_token=if_token
+            )
+            is None
+        ):
+            raise LostRaceError
+        self.report.writes += 1

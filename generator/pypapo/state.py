@@ -1,0 +1,119 @@
+"""A project's committed state: read it, work out the next one, commit it by compare-and-swap.
+
+The state (``simple/<project>/.state.json``) is the only object a refresh changes
+conditionally on what it read; every page is then derived from it (``plan``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+
+from packaging.utils import NormalizedName
+
+from pypapo.cas import swap
+from pypapo.distribution import Parsed, yank_reason
+from pypapo.errors import BadDistributionError, CorruptStateError, DuplicateFileError
+from pypapo.layout import state_path
+from pypapo.model import FileRecord, ProjectState
+from pypapo.storage import ABSENT, Blob, ObjectInfo, Storage
+
+STATE_CONTENT_TYPE = "application/json"
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A state as read: its content, its token, and its bytes (``None`` when absent)."""
+
+    state: ProjectState
+    token: str
+    stored: bytes | None
+
+
+def load_state(storage: Storage, project: NormalizedName, *, repair: bool = False) -> Loaded:
+    """The project's state. Unreadable, it is a ``CorruptStateError``, or with ``repair`` an
+    empty state (a full build starts the project afresh from its listing)."""
+    blob = storage.get(state_path(project))
+    state = parse_state(project, blob, repair=repair)
+    if blob is None:
+        return Loaded(state, ABSENT, None)
+    return Loaded(state, blob.token, blob.data)
+
+
+def parse_state(project: NormalizedName, blob: Blob | None, *, repair: bool) -> ProjectState:
+    """A refresh cannot know the project's other files without its state, so an unreadable one
+    is reported; a build (``repair``) rebuilds it and overwrites it by compare-and-swap."""
+    if blob is None:
+        return ProjectState(project)
+    problem: Exception | None = None
+    try:
+        state = ProjectState.from_json(blob.data)
+    except (ValueError, KeyError, TypeError) as e:
+        problem = e
+    else:
+        if state.name == project:
+            return state
+        problem = ValueError(f"it names project {state.name!r}")
+    if repair:
+        return ProjectState(project)
+    raise CorruptStateError(
+        state_path(project),
+        f"unreadable project state ({problem}); run `pypapo build` to rebuild it",
+    ) from problem
+
+
+def commit(storage: Storage, loaded: Loaded, new: ProjectState) -> str | None:
+    """Swap in ``new`` (no state at all for a project without files); the new token, or
+    ``None`` when another writer committed first."""
+    data = new.to_json() if new.records else None
+    return swap(storage, state_path(new.name), data, loaded.token, content_type=STATE_CONTENT_TYPE)
+
+
+def needs_commit(loaded: Loaded, new: ProjectState, *, repair: bool) -> bool:
+    # a repair also rewrites a state equal in content but not in bytes (an older pypapo's
+    # encoding), so that it converges to the bytes a fresh build writes
+    if new != loaded.state:
+        return True
+    return repair and bool(new.records) and loaded.stored != new.to_json()
+
+
+Look = Callable[[str, FileRecord | None], ObjectInfo | None]
+Parse = Callable[[ObjectInfo], Parsed | BadDistributionError]
+
+
+def next_state(
+    old: ProjectState, candidates: Iterable[str], look: Look, parse: Parse
+) -> tuple[ProjectState, list[BadDistributionError]]:
+    """The state once ``candidates`` are looked at as they are now: a gone object loses its
+    record, a known generation keeps it (only its yank is re-read), anything else is parsed;
+    bad files are reported and not indexed."""
+    records = old.by_path()
+    errors: list[BadDistributionError] = []
+    paths = set(candidates)
+    for path in sorted(paths):
+        cached = records.get(path)
+        info = look(path, cached)
+        if info is None:
+            records.pop(path, None)
+        elif cached is not None and cached.generation == info.generation:
+            records[path] = replace(cached, yanked=yank_reason(info))
+        elif isinstance(result := parse(info), BadDistributionError):
+            records.pop(path, None)
+            errors.append(result)
+        else:
+            records[path] = result.record
+    new = ProjectState.of(old.name, records.values())
+    errors += [_twin(r, new.served_instead_of(r)) for r in new.shadowed() if r.path in paths]
+    return new, errors
+
+
+def _twin(record: FileRecord, served: FileRecord) -> DuplicateFileError:
+    """First indexed wins: a second copy of a served file never replaces it."""
+    if record.filename == served.filename:
+        what = f"same file name as {served.path!r}, which the index already serves"
+    else:
+        what = (
+            f"the same distribution file as {served.path!r} (names differ only in case or "
+            "normalization), which the index already serves"
+        )
+    return DuplicateFileError(record.path, f"{what}; not served (delete that one to replace it)")

@@ -1,0 +1,1 @@
+"""Harnesses the tests share: servers, emulators, corpora and index snapshots."""
