@@ -24,13 +24,14 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud.storage.retry import DEFAULT_RETRY
 
-from pypapo.refresh import build, refresh
+from pypapo.build import build
+from pypapo.refresh import refresh
 from pypapo.sample import SampleProject, sdist_bytes, wheel_bytes
 from pypapo.storage import FILE_CACHE_CONTROL, StorageError
 from pypapo.storage.gcs import GCSStorage, new_client
 from tests.gcs_emulator import Emulator
+from tests.support.index import snapshot, wipe_index
 from tests.test_bad_input import all_page_problems, index_pages
-from tests.test_refresh_invariant import snapshot, wipe_index
 
 pytestmark = [
     pytest.mark.e2e,
@@ -164,11 +165,11 @@ def proxy(gcs_emulator: Emulator) -> Iterator[FaultProxy]:
     running.stop()
 
 
-def _faulty_storage(proxy: FaultProxy, bucket_name: str) -> GCSStorage:
+def _faulty_storage(proxy: FaultProxy, bucket_name: str, budget: float = 60) -> GCSStorage:
     with mock.patch.dict(os.environ, {"STORAGE_EMULATOR_HOST": proxy.url}):
         client = new_client(project="test", credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
-    # quick back-off so the test stays short; the budget is generous
-    retry = DEFAULT_RETRY.with_delay(initial=0.02, maximum=0.2, multiplier=2).with_timeout(60)
+    # quick back-off so the test stays short; ``budget`` seconds of retries per call
+    retry = DEFAULT_RETRY.with_delay(initial=0.02, maximum=0.2, multiplier=2).with_timeout(budget)
     return GCSStorage(client.bucket(bucket_name), "idx", retry=retry)
 
 
@@ -189,12 +190,12 @@ def _files() -> dict[str, bytes]:
 
 def _redeliver(call: Callable[[], Any], redeliveries: Counter[str]) -> Any:
     """What Eventarc does for a failed invocation: deliver again (bounded here)."""
-    for _ in range(10):
+    for _ in range(40):
         try:
             return call()
         except StorageError:
             redeliveries["storage error"] += 1
-    raise AssertionError("still failing after 10 deliveries")
+    raise AssertionError("still failing after 40 deliveries")
 
 
 def test_refresh_and_build_converge_under_faults(gcs_bucket: Any, proxy: FaultProxy) -> None:
@@ -205,12 +206,15 @@ def test_refresh_and_build_converge_under_faults(gcs_bucket: Any, proxy: FaultPr
         blob.cache_control = FILE_CACHE_CONTROL
         blob.upload_from_string(data, content_type="application/octet-stream")
     faulty = _faulty_storage(proxy, gcs_bucket.name)
+    # a retry budget so short that faults escape it: events fail half way and are redelivered
+    impatient = _faulty_storage(proxy, gcs_bucket.name, budget=0.03)
     redeliveries: Counter[str] = Counter()
 
     # every event delivered twice, as at-least-once delivery may
     for path in [*files, *files]:
-        report = _redeliver(partial(refresh, faulty, [path]), redeliveries)
+        report = _redeliver(partial(refresh, impatient, [path]), redeliveries)
         assert report.errors == []
+    assert redeliveries["storage error"] > 0  # refreshes really died and were redelivered
     incremental = snapshot(clean)
 
     wipe_index(clean)
