@@ -203,7 +203,9 @@ def metadata_not_utf8() -> Case:
 
 
 def metadata_empty() -> Case:
-    return Case("up/empty-1.0-py3-none-any.whl", wheel_with("empty-1.0", b""), "has no Name")
+    return Case(
+        "up/empty-1.0-py3-none-any.whl", wheel_with("empty-1.0", b""), "has no Metadata-Version"
+    )
 
 
 def metadata_without_version() -> Case:
@@ -220,6 +222,39 @@ def metadata_huge_wheel() -> Case:
 def metadata_huge_sdist() -> Case:
     data = tar_gz({"hugepkg-1.0/PKG-INFO": metadata("hugepkg", "1.0", body="x" * BIG)})
     return Case("up/hugepkg-1.0.tar.gz", data, "PKG-INFO declares")
+
+
+def huge_summary() -> Case:
+    """A 4 MB Summary compresses to a few KiB; 25 of them once made a 95 MiB state."""
+    meta = metadata("hugesum", "1.0", "Summary: " + "s" * 4_000_000)
+    data = wheel_with("hugesum-1.0", meta)
+    return Case("up/hugesum-1.0-py3-none-any.whl", data, "Summary is 4000000 characters, over 512")
+
+
+def multiline_summary() -> Case:
+    meta = metadata("folded", "1.0", "Summary: first line\n  second line")
+    data = wheel_with("folded-1.0", meta)
+    return Case("up/folded-1.0-py3-none-any.whl", data, "Summary must be a single line")
+
+
+def huge_requires_python() -> Case:
+    """2.4 MB of valid specifiers: once a 13 MiB page, and 3.5 s in packaging's parser."""
+    spec = ",".join([">=3.8"] * 400_000)
+    meta = metadata("hugepy", "1.0", f"Requires-Python: {spec}")
+    data = wheel_with("hugepy-1.0", meta)
+    return Case("up/hugepy-1.0-py3-none-any.whl", data, "Requires-Python is 2399999 characters")
+
+
+def huge_name_in_metadata() -> Case:
+    meta = metadata("hugename" + "-" * 1_000_000, "1.0")
+    data = wheel_with("hugename-1.0", meta)
+    return Case("up/hugename-1.0-py3-none-any.whl", data, "Name is 1000008 characters, over 255")
+
+
+def unreleased_metadata_version() -> Case:
+    meta = metadata("future", "1.0").replace(b"Metadata-Version: 2.1", b"Metadata-Version: 3.0")
+    data = wheel_with("future-1.0", meta)
+    return Case("up/future-1.0-py3-none-any.whl", data, "Metadata-Version '3.0' is not a released")
 
 
 def name_mismatch() -> Case:
@@ -499,6 +534,11 @@ KINDS: dict[str, Callable[[], Case]] = {
         metadata_without_version,
         metadata_huge_wheel,
         metadata_huge_sdist,
+        huge_summary,
+        multiline_summary,
+        huge_requires_python,
+        huge_name_in_metadata,
+        unreleased_metadata_version,
         name_mismatch,
         version_mismatch,
         invalid_version_in_filename,
