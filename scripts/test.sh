@@ -27,10 +27,8 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 pipq .venv/bin/python -m pip install -q --upgrade pip
+# one extra holds everything the suite, its type checks and the benchmark import
 pipq .venv/bin/python -m pip install -q -e '.[test]'
-for extra in .ci/*-deps.txt; do
-    if [ -e "$extra" ]; then pipq .venv/bin/python -m pip install -q -r "$extra"; fi
-done
 # poetry and pdm live in their own venv so their dependencies never meet the project's
 if [ ! -x .venv-clients/bin/pdm ] || [ ! -x .venv-clients/bin/poetry ]; then
     "$PY" -m venv .venv-clients

@@ -113,11 +113,22 @@ class Storage(Protocol):
         ...
 
 
+class MissingExtraError(StorageError):
+    """A command needs an optional dependency that is not installed: names the extra."""
+
+    def __init__(self, what: str, extra: str) -> None:
+        super().__init__(f"{what} needs pypapo's {extra!r} extra: pip install 'pypapo[{extra}]'")
+        self.extra = extra
+
+
 def open_storage(target: str) -> Storage:
     """The storage a CLI ``TARGET`` names: ``gs://bucket[/prefix]`` or a local folder."""
     if target.startswith("gs://"):
-        from pypapo.storage.gcs import GCSStorage  # noqa: PLC0415  (keeps the GCS client optional at import)
-
+        try:
+            # the GCS client is an extra: a local index needs none of it
+            from pypapo.storage.gcs import GCSStorage  # noqa: PLC0415
+        except ImportError as e:
+            raise MissingExtraError(f"{target}: a Cloud Storage target", "gcs") from e
         return GCSStorage.from_url(target)
     from pypapo.storage.local import LocalStorage  # noqa: PLC0415
 
