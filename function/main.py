@@ -8,10 +8,19 @@ Configuration (environment variables):
 - ``PYPAPO_RETRY_TIMEOUT``: seconds one storage call retries transient errors (default 60); past
   it the invocation fails and Eventarc redelivers the event.
 
-Error policy under at-least-once delivery: a bad distribution is logged as an ERROR naming the
-object and the reason, and the event is acknowledged (retrying cannot fix the file); anything
-else (storage errors, timeouts, CAS conflicts past the retry budget) raises, so Eventarc
-redelivers the event and the state-based refresh converges.
+Error policy under at-least-once delivery. A non-2xx answer makes Eventarc redeliver the event
+for up to a day, so only trouble that a later delivery can outlive fails the invocation: the
+storage (``StorageError``: unreachable, throttled, timed out; the client's own transport and
+credential errors) and CAS conflicts past the retry budget (``ConflictError``). The state-based
+refresh then converges on redelivery. Everything else is acknowledged:
+- bad input (a bad distribution or object name, a corrupt project state, a request that is no
+  CloudEvent) is logged as an ERROR naming it and the reason, outcome ``bad-input``;
+- an event that is no object event of the index is logged and ignored;
+- any other exception is a bug that this input met. Retrying would meet it again, every time,
+  for a day, and delay nothing else; so it is logged as an ERROR with its traceback, outcome
+  ``failed``, and acknowledged. The object stays as it is: ``pypapo check`` reports the drift
+  and ``pypapo build`` (or the next event for its project, once the bug is fixed) repairs it.
+Log fields are clipped: a hostile event may name a megabyte-long object.
 """
 
 from __future__ import annotations
@@ -20,20 +29,47 @@ import json
 import os
 import sys
 import time
+import traceback
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
 import functions_framework
+import requests
 from cloudevents.http import CloudEvent
+from google.api_core.exceptions import GoogleAPIError
+from google.auth.exceptions import GoogleAuthError
+from werkzeug.exceptions import HTTPException
 
-from pypapo.events import EventError, from_cloudevent, object_hint, object_path
+from pypapo.errors import BadDistributionError, ConflictError
+from pypapo.events import EventError, ObjectEvent, from_cloudevent, object_hint, object_path
 from pypapo.layout import is_own_write
 from pypapo.refresh import refresh
-from pypapo.storage import Storage
+from pypapo.report import Report
+from pypapo.storage import Storage, StorageError
 from pypapo.storage.gcs import GCSStorage
 
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
+_FIELD_LIMIT = 4096
+"""Characters of one log field kept (its head and tail): Cloud Logging takes 256 KiB a line."""
+TRANSIENT: tuple[type[BaseException], ...] = (
+    StorageError,
+    ConflictError,
+    # the storage client's own failures, should one escape its wrapping: still the storage's
+    GoogleAPIError,
+    GoogleAuthError,
+    requests.RequestException,
+    ConnectionError,
+    TimeoutError,
+)
+"""Failures a redelivery can outlive: these alone fail the invocation."""
+
+
+def _clip(text: str) -> str:
+    if len(text) <= _FIELD_LIMIT:
+        return text
+    half = _FIELD_LIMIT // 2
+    return f"{text[:half]} ...({len(text) - 2 * half} characters)... {text[-half:]}"
 
 
 def log(severity: str, message: str, **fields: Any) -> None:
@@ -42,6 +78,7 @@ def log(severity: str, message: str, **fields: Any) -> None:
     if _LEVELS[severity] < threshold:
         return
     line = {"severity": severity, "message": message, "component": "pypapo-function", **fields}
+    line = {k: _clip(v) if isinstance(v, str) else v for k, v in line.items()}
     sys.stdout.write(json.dumps(line, sort_keys=True, default=str) + "\n")
     sys.stdout.flush()
 
@@ -53,21 +90,55 @@ def storage_for(bucket: str, prefix: str) -> Storage:
     return GCSStorage.from_url(f"gs://{bucket}/{prefix}".rstrip("/"), retry_timeout=timeout)
 
 
-def handle(attributes: Mapping[str, Any], data: Mapping[str, Any] | None) -> str:
+def handle(attributes: Mapping[str, Any], data: object) -> str:
     """Process one event; returns the outcome. Raises only for trouble worth a retry."""
     started = time.monotonic()
+    fields: dict[str, Any] = {"event_id": attributes.get("id")}
+    try:
+        return _handle(attributes, data, fields, started)
+    except TRANSIENT:
+        raise
+    except BadDistributionError as e:  # bad input that escaped the report: still bad input
+        _log_bad_input(e, fields, started)
+        return "bad-input"
+    except Exception as e:  # noqa: BLE001  (a bug this input met: see the module docstring)
+        log(
+            "ERROR",
+            f"failed: {type(e).__name__}: {e}",
+            outcome="failed",
+            traceback=traceback.format_exc(),
+            duration_ms=_since(started),
+            **fields,
+        )
+        return "failed"
+
+
+def _handle(
+    attributes: Mapping[str, Any], data: object, fields: dict[str, Any], started: float
+) -> str:
     try:
         event = from_cloudevent(attributes, data)
     except EventError as e:
-        log("WARNING", f"ignored event: {e}", event_id=attributes.get("id"), outcome="ignored")
+        log("WARNING", f"ignored event: {e}", outcome="ignored", **fields)
         return "ignored"
-    fields: dict[str, Any] = {
-        "event_id": event.event_id,
-        "event": event.kind,
-        "object": f"gs://{event.bucket}/{event.name}",
-    }
+    fields.update(
+        {
+            "event_id": event.event_id,
+            "event": event.kind,
+            "object": f"gs://{event.bucket}/{event.name}",
+        }
+    )
+    return _refresh(event, fields, started)
+
+
+def _since(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 1)
+
+
+def _refresh(event: ObjectEvent, fields: dict[str, Any], started: float) -> str:
+    prefix = os.environ.get("PYPAPO_PREFIX", "")
     bucket = os.environ.get("PYPAPO_BUCKET") or event.bucket
-    path = object_path(event, os.environ.get("PYPAPO_PREFIX", ""))
+    path = object_path(event, prefix)
     if event.bucket != bucket or path is None:
         log("DEBUG", "object outside the index", outcome="ignored", **fields)
         return "ignored"
@@ -76,21 +147,26 @@ def handle(attributes: Mapping[str, Any], data: Mapping[str, Any] | None) -> str
         return "own-write"
     hint = object_hint(event, path)
     report = refresh(
-        storage_for(bucket, os.environ.get("PYPAPO_PREFIX", "")),
-        [path],
-        hints={path: hint} if hint is not None else None,
+        storage_for(bucket, prefix), [path], hints={path: hint} if hint is not None else None
     )
-    duration_ms = round((time.monotonic() - started) * 1000, 1)
+    return _log_report(report, path, fields, started)
+
+
+def _log_bad_input(error: BadDistributionError, fields: dict[str, Any], started: float) -> None:
+    log(
+        "ERROR",
+        f"skipped {error.path}: {error.reason}",
+        outcome="bad-input",
+        reason=error.reason,
+        kind=error.kind,
+        duration_ms=_since(started),
+        **fields,
+    )
+
+
+def _log_report(report: Report, path: str, fields: dict[str, Any], started: float) -> str:
     for error in report.errors:
-        log(
-            "ERROR",
-            f"skipped {error.path}: {error.reason}",
-            outcome="bad-input",
-            reason=error.reason,
-            kind=error.kind,
-            duration_ms=duration_ms,
-            **fields,
-        )
+        _log_bad_input(error, fields, started)
     outcome = "bad-input" if report.errors else ("ignored" if report.ignored else "refreshed")
     log(
         "INFO",
@@ -99,7 +175,7 @@ def handle(attributes: Mapping[str, Any], data: Mapping[str, Any] | None) -> str
         projects=sorted(report.projects),
         writes=report.writes,
         conflicts=report.conflicts,
-        duration_ms=duration_ms,
+        duration_ms=_since(started),
         **fields,
     )
     return outcome
@@ -107,6 +183,27 @@ def handle(attributes: Mapping[str, Any], data: Mapping[str, Any] | None) -> str
 
 @functions_framework.cloud_event
 def on_storage_event(cloud_event: CloudEvent) -> None:
-    attributes = dict(cloud_event.get_attributes())
-    data = cloud_event.get_data()
-    handle(attributes, data if isinstance(data, dict) else None)
+    handle(dict(cloud_event.get_attributes()), cloud_event.get_data())
+
+
+def unreadable_request(error: Exception) -> Any:
+    """The framework's answer to a request it could not read as a CloudEvent (no ``type``,
+    a body that is no JSON, a list where an event goes, bad base64, ...): input, so it is
+    acknowledged. What ``on_storage_event`` raises is transient storage trouble: it still fails
+    the invocation, through the framework's own 500 handler; other HTTP errors stand."""
+    if isinstance(error, HTTPException) and error.code != 400:
+        return error
+    if isinstance(error, TRANSIENT):
+        raise error
+    log(
+        "ERROR",
+        f"not a CloudEvent: {type(error).__name__}: {error}",
+        outcome="bad-input",
+        kind="not a CloudEvent",
+    )
+    return "ignored: not a CloudEvent", 200
+
+
+# registered as a call, not a decorator: outside the framework (tests) the decorator is a
+# stand-in that would replace the function
+functions_framework.errorhandler(Exception)(unreadable_request)

@@ -4,6 +4,8 @@ through NGINX."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import random
 import uuid
 from collections.abc import Iterator
@@ -13,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from pypapo.refresh import build
+from pypapo.build import build
+from pypapo.errors import ConflictError, CorruptStateError
 from pypapo.sample import SampleProject, sdist_bytes, wheel_bytes
-from pypapo.storage import FILE_CACHE_CONTROL, YANK_KEY
+from pypapo.storage import FILE_CACHE_CONTROL, YANK_KEY, ObjectChangedError, StorageError
 from pypapo.storage.gcs import GCSStorage
 from tests.function_server import FunctionServer
 from tests.gcs_emulator import Emulator
@@ -155,3 +158,103 @@ def test_storage_trouble_fails_the_invocation(bucket: Any, tmp_path: Path) -> No
             data={"bucket": bucket.name, "name": f"{PREFIX}/pkgs/x-1.0-py3-none-any.whl"},
         )
     assert status == 500
+
+
+# -- the error policy, in process ----------------------------------------------------------
+
+
+def _main_module() -> Any:
+    """function/main.py as a module (it is deployed as a file, not a package)."""
+    spec = importlib.util.spec_from_file_location(
+        "pypapo_function_main", Path(__file__).resolve().parent.parent / "function" / "main.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def main_module(monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("PYPAPO_BUCKET", "bkt")
+    monkeypatch.setenv("PYPAPO_PREFIX", "")
+    module = _main_module()
+    monkeypatch.setattr(module, "storage_for", lambda bucket, prefix: object())
+    return module
+
+
+EVENT = {
+    "id": "7",
+    "type": "google.cloud.storage.object.v1.finalized",
+    "source": "//storage.googleapis.com/projects/_/buckets/bkt",
+    "subject": "objects/pkgs/x-1.0-py3-none-any.whl",
+}
+
+
+def _fail_with(error: BaseException) -> Any:
+    def refresh(*_args: Any, **_kwargs: Any) -> Any:
+        raise error
+
+    return refresh
+
+
+def test_a_bug_is_logged_with_its_traceback_and_acknowledged(
+    main_module: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(main_module, "refresh", _fail_with(KeyError("oops")))
+    assert main_module.handle(EVENT, None) == "failed"
+    [line] = [json.loads(raw) for raw in capsys.readouterr().out.splitlines()]
+    assert line["severity"] == "ERROR"
+    assert line["outcome"] == "failed"
+    assert line["object"] == "gs://bkt/pkgs/x-1.0-py3-none-any.whl"
+    assert "KeyError: 'oops'" in line["traceback"]
+    assert "Traceback (most recent call last)" in line["traceback"]
+
+
+def test_bad_input_raised_instead_of_reported_is_still_bad_input(
+    main_module: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    error = CorruptStateError("simple/x/.state.json", "unreadable project state")
+    monkeypatch.setattr(main_module, "refresh", _fail_with(error))
+    assert main_module.handle(EVENT, None) == "bad-input"
+    [line] = [json.loads(raw) for raw in capsys.readouterr().out.splitlines()]
+    assert (line["severity"], line["kind"]) == ("ERROR", "corrupt state")
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        StorageError("unreachable"),
+        ObjectChangedError("p", "1"),
+        ConflictError("state of project 'x'", 40),
+        TimeoutError("slow"),
+        ConnectionResetError("reset"),
+    ],
+    ids=repr,
+)
+def test_storage_trouble_raises_for_a_retry(
+    main_module: Any, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    monkeypatch.setattr(main_module, "refresh", _fail_with(error))
+    with pytest.raises(type(error)):
+        main_module.handle(EVENT, None)
+    with pytest.raises(type(error)):  # also when it reaches the framework's error handler
+        main_module.unreadable_request(error)
+
+
+def test_unreadable_requests_are_acknowledged_other_http_errors_stand(main_module: Any) -> None:
+    from werkzeug.exceptions import BadRequest, MethodNotAllowed  # noqa: PLC0415
+
+    assert main_module.unreadable_request(BadRequest("no CloudEvent"))[1] == 200
+    assert main_module.unreadable_request(TypeError("a list"))[1] == 200
+    not_allowed = MethodNotAllowed()
+    assert main_module.unreadable_request(not_allowed) is not_allowed
+
+
+def test_log_fields_are_clipped(main_module: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    name = "x" * (1 << 20)
+    main_module.log("ERROR", f"skipped {name}: too long", object=name)
+    [line] = [json.loads(raw) for raw in capsys.readouterr().out.splitlines()]
+    assert len(line["object"]) < 5000
+    assert line["message"].endswith(": too long")
