@@ -22,7 +22,7 @@ from pypapo.model import MAX_STATE_BYTES, ProjectState
 from pypapo.refresh import refresh
 from pypapo.storage.local import LocalStorage
 from tests.conftest import add_sdist, add_wheel
-from tests.test_refresh_invariant import snapshot
+from tests.support.index import snapshot
 
 Body = dict[str, Any]
 SHA = "ab" * 32
@@ -115,6 +115,9 @@ BAD_STATES: dict[str, Callable[[Body], bytes]] = {
     "requires_python invalid": _json(_record(requires_python=">=banana")),
     "summary a dict": _json(_record(summary={"a": 1})),
     "summary huge": _json(_record(summary="s" * (5 << 20))),
+    "summary past PyPI's limit": _json(_record(summary="s" * 513)),
+    "requires_python huge": _json(_record(requires_python=">=3" + ",!=3.1" * 200_000)),
+    "yanked huge": _json(_record(yanked="y" * (1 << 20))),
     "missing key": _json(_drop("sha256")),
     "extra key": _json(_record(evil="<script>")),
     "extra top-level key": _json(_top(extra=1)),

@@ -26,13 +26,15 @@ from pypapo.layout import (
     looks_like_distribution,
     parse_dist_filename,
 )
+from pypapo.metadata import MAX_REQUIRES_PYTHON, MAX_SUMMARY, MAX_VERSION
 
 STATE_FORMAT = 1
 MAX_STATE_BYTES = 64 << 20
 """The largest state read, room for some 100,000 files. A larger one is not pypapo's, and
 parsing it could cost a Cloud Function instance all its memory."""
-MAX_TEXT = 4 << 20
-"""Summary, Requires-Python and yank reason: each comes from at most 4 MiB of metadata."""
+MAX_YANK_REASON = 8 << 10
+"""A yank reason comes from object metadata, of which GCS keeps at most 8 KiB (a folder's
+marker holds less). Summary, Requires-Python and Version are bounded where they are parsed."""
 MAX_SIZE = 5 << 40
 """The largest object GCS holds (5 TiB)."""
 
@@ -235,13 +237,13 @@ def _record(project: NormalizedName, where: str, raw: object) -> FileRecord:
         upload_time=_upload_time(f"{where}.upload_time", r["upload_time"]),
         generation=_generation(f"{where}.generation", r["generation"]),
         requires_python=_requires_python(f"{where}.requires_python", r["requires_python"]),
-        yanked=_optional_text(f"{where}.yanked", r["yanked"], MAX_TEXT),
+        yanked=_optional_text(f"{where}.yanked", r["yanked"], MAX_YANK_REASON),
         metadata_sha256=(
             None
             if r["metadata_sha256"] is None
             else _sha256(f"{where}.metadata_sha256", r["metadata_sha256"])
         ),
-        summary=_text(f"{where}.summary", r["summary"], MAX_TEXT),
+        summary=_text(f"{where}.summary", r["summary"], MAX_SUMMARY),
     )
 
 
@@ -260,7 +262,7 @@ def _distribution(where: str, path: str, project: NormalizedName) -> DistName:
 
 
 def _version(where: str, value: object, dist: DistName) -> str:
-    version = _text(where, value, MAX_FILENAME)
+    version = _text(where, value, MAX_VERSION)
     if version == str(dist.version):  # what pypapo writes: no second parse
         return version
     try:
@@ -308,7 +310,7 @@ def _generation(where: str, value: object) -> str:
 
 
 def _requires_python(where: str, value: object) -> str | None:
-    specifier = _optional_text(where, value, MAX_TEXT)
+    specifier = _optional_text(where, value, MAX_REQUIRES_PYTHON)
     if specifier is not None and not _valid_specifier(specifier):
         raise ValueError(f"{where}: {_show(specifier)} is not a version specifier")
     return specifier
