@@ -16,10 +16,12 @@ from pathlib import Path
 import pytest
 from pypi_simple import IndexPage, ProjectPage
 
+from pypapo.build import build
 from pypapo.cli import main
 from pypapo.errors import BadDistributionError
 from pypapo.layout import BROWSE_PREFIX, INDEX_PREFIX, is_own_write, sidecar_path
-from pypapo.refresh import Report, build, refresh
+from pypapo.refresh import refresh
+from pypapo.report import Report
 from pypapo.sample import SampleProject
 from pypapo.storage import Storage
 from pypapo.storage.local import LocalStorage

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from pypapo.build import build
 from pypapo.errors import BadDistributionError
-from pypapo.refresh import build
 from pypapo.storage import FILE_CACHE_CONTROL
 from pypapo.storage.gcs import GCSStorage
 from tests import badcorpus

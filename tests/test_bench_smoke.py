@@ -11,8 +11,9 @@ from bench.from_list import build_from_list, project_key
 from bench.report import Results, Samples, bounded, fraction, info, speedup
 from bench.servers import nginx_config
 
+from pypapo.build import build
 from pypapo.layout import parse_dist_filename
-from pypapo.refresh import build, refresh
+from pypapo.refresh import refresh
 from pypapo.storage.counting import CountingStorage
 from pypapo.storage.local import LocalStorage
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from pypapo.browse import human_size, project_page, project_page_path, root_page
+from pypapo.build import build
 from pypapo.model import FileRecord, ProjectState
-from pypapo.refresh import build, refresh
+from pypapo.refresh import refresh
 from pypapo.storage.local import LocalStorage
 from tests.conftest import add_sdist, add_wheel, require_tool
 from tests.pypapo_server import PypapoServer

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from pypapo import check as check_module
+from pypapo.build import build
 from pypapo.check import Finding, check
-from pypapo.refresh import build, refresh
+from pypapo.refresh import refresh
 from pypapo.sample import SampleProject, wheel_bytes
 from pypapo.storage.local import LocalStorage
 from tests.conftest import add_sdist, add_wheel

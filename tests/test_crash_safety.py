@@ -26,9 +26,10 @@ from urllib.parse import quote
 
 import pytest
 
+from pypapo.build import build
 from pypapo.check import check
 from pypapo.layout import is_own_write
-from pypapo.refresh import build, refresh
+from pypapo.refresh import refresh
 from pypapo.sample import SampleProject, sdist_bytes, wheel_bytes
 from pypapo.storage import YANK_KEY
 from pypapo.storage.local import LocalStorage

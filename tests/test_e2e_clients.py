@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
+from pypapo.build import build
 from pypapo.mirror import mirror
-from pypapo.refresh import build
 from pypapo.storage.local import LocalStorage
 from tests import process
 from tests.conftest import client_env, free_port, require_tool, run

@@ -11,7 +11,7 @@ from typing import Protocol
 
 import pytest
 
-from pypapo.refresh import build
+from pypapo.build import build
 from pypapo.storage.local import LocalStorage
 from tests.conftest import add_sdist, add_wheel, client_env, require_tool, run
 from tests.pypapo_server import PypapoServer

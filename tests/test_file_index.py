@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
+from pypapo.build import build
 from pypapo.mirror import mirror
-from pypapo.refresh import build
 from pypapo.storage.local import LocalStorage
 from tests.conftest import client_env, require_tool, run
 from tests.test_e2e_install import _install, _installed, _venv, make_corpus

@@ -22,7 +22,7 @@ from pypapo.storage import FILE_CACHE_CONTROL, YANK_KEY, ObjectChangedError, Sto
 from pypapo.storage.gcs import GCSStorage
 from tests.function_server import FunctionServer
 from tests.gcs_emulator import Emulator
-from tests.test_refresh_invariant import snapshot, wipe_index
+from tests.support.index import snapshot, wipe_index
 
 pytestmark = pytest.mark.e2e
 PREFIX = "index"

@@ -22,7 +22,7 @@ from pypapo.storage import FILE_CACHE_CONTROL, YANK_KEY, Storage
 from pypapo.storage.counting import CountingStorage
 from pypapo.storage.gcs import GCSStorage
 from tests.gcs_emulator import Emulator
-from tests.test_refresh_invariant import Op, check_invariant, operations
+from tests.support.invariant import Op, check_invariant, operations
 
 EXAMPLES = int(os.environ.get("PYPAPO_GCS_INVARIANT_EXAMPLES", "120"))
 

@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
+from pypapo.build import build
 from pypapo.cli import main
 from pypapo.errors import InvalidFilenameError
 from pypapo.layout import ROOT_HTML, ROOT_JSON
-from pypapo.refresh import build, refresh
+from pypapo.refresh import refresh
 from pypapo.sample import SampleProject, wheel_bytes
 from pypapo.storage import Blob, Storage, StorageError
 from pypapo.storage.gcs import GCSStorage

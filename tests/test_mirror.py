@@ -12,6 +12,7 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 from pypapo import render
+from pypapo.build import build
 from pypapo.cli import main
 from pypapo.mirror import (
     MirrorError,
@@ -22,7 +23,6 @@ from pypapo.mirror import (
     records_of_page,
 )
 from pypapo.model import ProjectState
-from pypapo.refresh import build
 from pypapo.storage import Storage
 from pypapo.storage.counting import CountingStorage
 from pypapo.storage.gcs import GCSStorage

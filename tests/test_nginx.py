@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pypapo.refresh import build
+from pypapo.build import build
 from pypapo.storage.local import LocalStorage
 from tests.conftest import add_wheel, require_tool
 from tests.http_parity import STATUS_CASES

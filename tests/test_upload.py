@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from pypapo.build import build
 from pypapo.cli import main
 from pypapo.errors import InvalidMetadataError, MetadataMismatchError
-from pypapo.refresh import build
 from pypapo.sample import SampleProject, write_wheel
 from pypapo.storage.gcs import GCSStorage
 from pypapo.storage.local import LocalStorage

@@ -74,6 +74,11 @@ def _key(record: FileRecord) -> tuple[str, ...]:
         return ("file", record.filename)
 
 
+def _first_indexed(record: FileRecord) -> tuple[str, str]:
+    # upload times share one fixed-width UTC format, so they sort as strings
+    return record.upload_time, record.path
+
+
 @dataclass(frozen=True)
 class ProjectState:
     """All records of one project, keyed by object path (the same file name may appear twice)."""
@@ -90,16 +95,17 @@ class ProjectState:
 
     def files(self) -> list[FileRecord]:
         """The files the index serves: one per distribution (file names that differ only in
-        case or normalization are one file to an installer), the lowest object path winning."""
+        case or normalization are one file to an installer). The first uploaded wins (the
+        lowest path among equals), so a later twin can never replace a released file."""
         seen: dict[tuple[str, ...], FileRecord] = {}
-        for record in self.records:  # sorted by path
+        for record in sorted(self.records, key=_first_indexed):
             seen.setdefault(_key(record), record)
         return sorted(seen.values(), key=lambda r: r.filename)
 
     def served_instead_of(self, record: FileRecord) -> FileRecord:
         """The record served for ``record``'s distribution (itself, unless shadowed)."""
         key = _key(record)
-        return next(r for r in self.records if _key(r) == key)
+        return min((r for r in self.records if _key(r) == key), key=_first_indexed)
 
     def same_file_as(self, path: str) -> FileRecord | None:
         """A record that is the same distribution file as ``path`` under another path."""

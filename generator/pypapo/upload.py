@@ -25,7 +25,8 @@ from pypapo.archive import read_core_metadata
 from pypapo.distribution import parse_distribution
 from pypapo.errors import BadDistributionError, InvalidMetadataError
 from pypapo.layout import looks_like_distribution, parse_dist_filename, tmp_name
-from pypapo.refresh import load_state, refresh
+from pypapo.refresh import refresh
+from pypapo.state import load_state
 from pypapo.storage import Storage, StorageError, open_storage
 from pypapo.storage.local import LocalStorage
 
@@ -171,7 +172,7 @@ def indexed_twin(storage: Storage, path: str) -> str | None:
     (``Foo-1.0.tar.gz`` for ``foo-1.0.0.tar.gz``, or the same name in another folder): the
     index would serve only one of them. Read from the project's state: one small GET."""
     # an unreadable state reads as empty here: it is build's to report, and blocks no upload
-    state, _token, _data = load_state(storage, parse_dist_filename(path).project, repair=True)
+    state = load_state(storage, parse_dist_filename(path).project, repair=True).state
     twin = state.same_file_as(path)
     return twin.path if twin is not None else None
 
