@@ -12,7 +12,7 @@ import pytest
 from pypi_simple import ProjectPage
 
 from pypapo.build import build
-from pypapo.errors import DuplicateFileError, InvalidArchiveError
+from pypapo.errors import CorruptStateError, DuplicateFileError, InvalidArchiveError
 from pypapo.layout import ROOT_HTML, ROOT_JSON, page_path, state_path
 from pypapo.plan import marker_path
 from pypapo.refresh import refresh
@@ -328,9 +328,10 @@ def test_different_tags_are_different_files(tmp_path: Path) -> None:
     assert len(_page(tmp_path, "proj").packages) == 2
 
 
-def test_a_state_naming_a_file_now_rejected_still_renders(tmp_path: Path) -> None:
-    """A state written by an older pypapo may hold a file name today's rules reject: the pages
-    still render (that file counts as one distribution by its name) and build repairs."""
+def test_a_state_naming_a_file_now_rejected_is_rebuilt(tmp_path: Path) -> None:
+    """A state written by an older pypapo may hold a file name today's rules reject. It is not
+    a state today's pypapo writes, so a refresh reports it as corrupt (the pages stay as they
+    were) and a build rebuilds it from the files."""
     wheel = add_wheel(tmp_path, "proj", "1.0")
     storage = LocalStorage(tmp_path)
     refresh(storage, [_rel(tmp_path, wheel)])
@@ -340,7 +341,9 @@ def test_a_state_naming_a_file_now_rejected_still_renders(tmp_path: Path) -> Non
     (tmp_path / state_path("proj")).write_text(json.dumps(state))
     add_wheel(tmp_path, "proj", "1.1")
     report = refresh(storage, [f"pkgs/{wheel.name.replace('1.0', '1.1')}"])
-    assert report.errors == []
-    assert len(_page(tmp_path, "proj").packages) == 3
-    build(storage)  # the object is gone: the record goes
+    [error] = report.errors
+    assert isinstance(error, CorruptStateError)
+    assert "'old/prój-1.0.tar.gz': invalid project name" in error.reason
+    assert len(_page(tmp_path, "proj").packages) == 1
+    build(storage)  # the odd object is gone: its record goes, the new file comes
     assert len(_page(tmp_path, "proj").packages) == 2
