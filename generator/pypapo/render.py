@@ -50,11 +50,22 @@ class _Link:
     requires_python: str | None
     metadata_sha256: str | None
     yanked: str | None
+    size: int
+    upload_time: str
 
 
 def _links(state: ProjectState) -> list[_Link]:
     return [
-        _Link(file_url(r), r.filename, r.sha256, r.requires_python, r.metadata_sha256, r.yanked)
+        _Link(
+            file_url(r),
+            r.filename,
+            r.sha256,
+            r.requires_python,
+            r.metadata_sha256,
+            r.yanked,
+            r.size,
+            r.upload_time,
+        )
         for r in state.files()
     ]
 
