@@ -2,8 +2,11 @@
 
 Everything pypapo writes is recognisable from its path alone (the loop guard of the Cloud
 Function depends on it): pages and state under ``simple/``, human pages under ``browse/``, PEP 658
-sidecars ``<file>.metadata``
-and local yank markers ``<file>.yanked``.
+sidecars ``<file>.metadata`` and local yank markers ``<file>.yanked``.
+
+Object names are input: a bucket holds ``x/../evil.whl`` or ``a//b.whl`` as readily as any other
+name. ``check_object_name`` is the one place that decides which names are safe; every
+distribution-looking path passes it (in ``parse_dist_filename``) before a storage call sees it.
 """
 
 from __future__ import annotations
