@@ -222,7 +222,7 @@ def test_bucket_build_reports_names_the_listing_hides(
 
 @pytest.mark.e2e
 @pytest.mark.xfail(
-    reason="refresh._remove_orphan_sidecars stats the distribution beside every sidecar, and "
+    reason="build._remove_orphan_sidecars stats the distribution beside every sidecar, and "
     "the storage refuses an unsafe name with a StorageError; it should skip names "
     "layout.object_name_problem rejects",
     raises=StorageError,
