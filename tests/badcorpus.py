@@ -15,9 +15,13 @@ import gzip
 import io
 import struct
 import tarfile
+import tempfile
 import zipfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import NamedTuple
+
+from bench import hostile
 
 from pypapo.sample import SampleProject, sdist_bytes, wheel_bytes
 
@@ -170,21 +174,78 @@ def tar_as_zip_sdist() -> Case:
 
 def wheel_without_metadata() -> Case:
     data = wheel_with("nometa-1.0", None)
-    return Case("up/nometa-1.0-py3-none-any.whl", data, "no *.dist-info/METADATA in archive")
+    return Case("up/nometa-1.0-py3-none-any.whl", data, "no nometa-1.0.dist-info/METADATA in the")
 
 
 def wheel_metadata_too_deep() -> Case:
     data = wheel_with(
         "deep-1.0", None, **{"x/deep-1.0.dist-info/METADATA": metadata("deep", "1.0")}
     )
-    return Case("up/deep-1.0-py3-none-any.whl", data, "no *.dist-info/METADATA in archive")
+    return Case("up/deep-1.0-py3-none-any.whl", data, "no deep-1.0.dist-info/METADATA in the")
 
 
 def wheel_two_dist_infos() -> Case:
     data = wheel_with(
         "two-1.0", metadata("two", "1.0"), **{"two-2.0.dist-info/METADATA": metadata("two", "2.0")}
     )
-    return Case("up/two-1.0-py3-none-any.whl", data, "more than one *.dist-info/METADATA")
+    return Case(
+        "up/two-1.0-py3-none-any.whl",
+        data,
+        "more than one .dist-info directory: two-1.0.dist-info, two-2.0.dist-info",
+    )
+
+
+def dist_info_of_another_project() -> Case:
+    """pip: "... .dist-info directory 'theirs-1.0.dist-info' does not start with 'mine'"."""
+    data = wheel_with("theirs-1.0", metadata("mine", "1.0"))
+    return Case(
+        "up/mine-1.0-py3-none-any.whl",
+        data,
+        ".dist-info directory 'theirs-1.0.dist-info' does not match file name project 'mine'",
+    )
+
+
+def dist_info_of_another_version() -> Case:
+    data = wheel_with("ver-2.0", metadata("ver", "1.0"))
+    return Case(
+        "up/ver-1.0-py3-none-any.whl",
+        data,
+        ".dist-info directory 'ver-2.0.dist-info' does not match file name version '1.0'",
+    )
+
+
+def wheel_without_wheel_file() -> Case:
+    data = zip_bytes({"nowhl-1.0.dist-info/METADATA": metadata("nowhl", "1.0")})
+    return Case("up/nowhl-1.0-py3-none-any.whl", data, "no nowhl-1.0.dist-info/WHEEL in the wheel")
+
+
+def unsupported_wheel_version() -> Case:
+    data = wheel_with("whl2-1.0", metadata("whl2", "1.0"), **{
+        "whl2-1.0.dist-info/WHEEL": b"Wheel-Version: 2.0\nRoot-Is-Purelib: true\n"
+    })  # fmt: skip
+    return Case("up/whl2-1.0-py3-none-any.whl", data, "Wheel-Version 2.0 is not 1.x")
+
+
+def zip_declares_a_million_members() -> Case:
+    """Refused from the end records alone: zipfile never reads the directory."""
+    data = hostile.patch_declared_members(_zip64_wheel("million", "1.0"), 1_000_000)
+    return Case("up/million-1.0-py3-none-any.whl", data, "declares 1000000 members, over 100000")
+
+
+def zip_more_members_than_declared() -> Case:
+    """100,001 entries behind an end record claiming 10 (zipfile reads by size, not count)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        wheel = hostile.many_member_wheel(Path(tmp), 100_001, "liarcount")
+        data = hostile.patch_declared_members(wheel.read_bytes(), 10)
+    return Case("up/liarcount-1.0-py3-none-any.whl", data, "more than 100000 members")
+
+
+def _zip64_wheel(name: str, version: str) -> bytes:
+    project = SampleProject(name, version)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "w.whl"
+        hostile.write_zip(path, hostile.wheel_members(project), zip64=True)
+        return path.read_bytes()
 
 
 def sdist_without_pkg_info() -> Case:
@@ -258,12 +319,12 @@ def unreleased_metadata_version() -> Case:
 
 
 def name_mismatch() -> Case:
-    data = wheel_bytes(SampleProject("claims", "1.0"))
+    data = wheel_with("other_name-1.0", metadata("claims", "1.0"))
     return Case("up/other_name-1.0-py3-none-any.whl", data, "does not match file name project")
 
 
 def version_mismatch() -> Case:
-    data = wheel_bytes(SampleProject("verx", "2.0"))
+    data = wheel_with("verx-1.0", metadata("verx", "2.0"))
     return Case("up/verx-1.0-py3-none-any.whl", data, "does not match file name version")
 
 
@@ -527,6 +588,12 @@ KINDS: dict[str, Callable[[], Case]] = {
         wheel_without_metadata,
         wheel_metadata_too_deep,
         wheel_two_dist_infos,
+        dist_info_of_another_project,
+        dist_info_of_another_version,
+        wheel_without_wheel_file,
+        unsupported_wheel_version,
+        zip_declares_a_million_members,
+        zip_more_members_than_declared,
         sdist_without_pkg_info,
         sdist_two_top_dirs,
         metadata_not_utf8,
@@ -584,4 +651,4 @@ KINDS: dict[str, Callable[[], Case]] = {
 }
 """Every kind by name, in a stable order (test ids)."""
 
-SLOW_KINDS = frozenset({"thousands_of_files"})
+SLOW_KINDS = frozenset({"thousands_of_files", "zip_more_members_than_declared"})

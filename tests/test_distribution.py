@@ -17,6 +17,7 @@ from pypapo.errors import (
     MetadataMismatchError,
     MissingMetadataError,
     TooLargeError,
+    UnsupportedWheelError,
 )
 from pypapo.reader import HEAD, TAIL
 from pypapo.sample import SampleProject, sdist_bytes, wheel_bytes
@@ -117,6 +118,7 @@ def _tar(members: dict[str, bytes], links: dict[str, str] | None = None) -> byte
 
 META = SampleProject("foo", "1.0").metadata()
 WHEEL = "foo-1.0-py3-none-any.whl"
+WHEEL_FILE = {"foo-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\n"}
 SDIST = "foo-1.0.tar.gz"
 
 BAD = [
@@ -127,12 +129,12 @@ BAD = [
         InvalidArchiveError,
         "not a zip archive",
     ),
-    (WHEEL, _zip({"foo/__init__.py": b""}), MissingMetadataError, "no *.dist-info/METADATA"),
+    (WHEEL, _zip({"foo/__init__.py": b""}), MissingMetadataError, "no .dist-info directory"),
     (
         WHEEL,
         _zip({"a.dist-info/METADATA": META, "b.dist-info/METADATA": META}),
-        InvalidArchiveError,
-        "more than one *.dist-info/METADATA",
+        UnsupportedWheelError,
+        "more than one .dist-info directory: a.dist-info, b.dist-info",
     ),
     (
         WHEEL,
@@ -148,11 +150,16 @@ BAD = [
     ),
     (
         WHEEL,
-        _zip({"foo-1.0.dist-info/METADATA": b"Name: foo\n" + b" " * (5 << 20)}),
+        _zip({"foo-1.0.dist-info/METADATA": b"Name: foo\n" + b" " * (5 << 20), **WHEEL_FILE}),
         TooLargeError,
         "foo-1.0.dist-info/METADATA declares",
     ),
-    (WHEEL, wheel_bytes(SampleProject("bar", "1.0")), MetadataMismatchError, "metadata Name 'bar'"),
+    (
+        WHEEL,
+        _zip({"foo-1.0.dist-info/METADATA": SampleProject("bar", "1.0").metadata(), **WHEEL_FILE}),
+        MetadataMismatchError,
+        "metadata Name 'bar'",
+    ),
     (SDIST, b"\x1f\x8b garbage", InvalidArchiveError, "not a tar archive"),
     (SDIST, b"", InvalidArchiveError, "archive"),
     (SDIST, _tar({"foo-1.0/setup.py": b""}), MissingMetadataError, "no <top>/PKG-INFO"),

@@ -45,6 +45,12 @@ class TooLargeError(BadDistributionError):
     kind = "too large"
 
 
+class UnsupportedWheelError(BadDistributionError):
+    """A wheel pip would refuse to install: its ``.dist-info`` or ``WHEEL`` file is wrong."""
+
+    kind = "unsupported wheel"
+
+
 class DuplicateFileError(BadDistributionError):
     kind = "duplicate file"
 

@@ -1,0 +1,188 @@
+"""Hostile distributions, generated in code at any size: the bench's hostile-input rows and the
+tests (``tests/badcorpus.py``, ``tests/test_archive_*.py``) use the same writers.
+
+Sizes that would take minutes through ``zipfile`` and ``gzip`` are written directly: a zip with a
+million members is streamed entry by entry (``zipfile`` would hold a million ``ZipInfo``
+objects), and gigabytes of zeros in a ``.tar.gz`` are one deflate block repeated (after a full
+flush the compressor starts afresh, so equal input gives equal output).
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import tarfile
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from pypapo.sample import SampleProject
+
+Members = Callable[[], Iterator[tuple[str, bytes]]]
+"""Called twice by ``write_zip``: once for the entries, once for the central directory."""
+
+WHEEL_FILE = b"Wheel-Version: 1.0\nGenerator: bench\nRoot-Is-Purelib: true\nTag: py3-none-any\n\n"
+
+_LOCAL = struct.Struct("<IHHHHHIIIHH")
+_CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")
+_END = struct.Struct("<IHHHHIIH")
+_END64 = struct.Struct("<IQHHIIQQQQ")
+_LOCATOR = struct.Struct("<IIQI")
+_DOS_DATE = 0x21  # 1980-01-01
+
+
+def write_zip(path: Path, members: Members, *, zip64: bool = False) -> int:
+    """A stored (uncompressed) zip of ``members()``, with zip64 end records past 65,535
+    entries as ``zipfile`` writes them (or always, with ``zip64``); returns the entry count."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as out:
+        offset = count = 0
+        for name, data in members():
+            raw = name.encode()
+            crc = zlib.crc32(data)
+            out.write(_LOCAL.pack(0x04034B50, 20, 0, 0, 0, _DOS_DATE, crc, len(data),
+                                  len(data), len(raw), 0))  # fmt: skip
+            out.write(raw)
+            out.write(data)
+            offset += _LOCAL.size + len(raw) + len(data)
+            count += 1
+        start, local = offset, 0
+        for name, data in members():
+            raw = name.encode()
+            crc = zlib.crc32(data)
+            out.write(_CENTRAL.pack(0x02014B50, 20, 20, 0, 0, 0, _DOS_DATE, crc, len(data),
+                                    len(data), len(raw), 0, 0, 0, 0, 0, local))  # fmt: skip
+            out.write(raw)
+            local += _LOCAL.size + len(raw) + len(data)
+            offset += _CENTRAL.size + len(raw)
+        _write_end(out, count, start, offset - start, zip64=zip64 or count > 0xFFFF)
+    return count
+
+
+def _write_end(out: io.BufferedWriter, count: int, start: int, size: int, *, zip64: bool) -> None:
+    if zip64:
+        end64 = start + size
+        out.write(_END64.pack(0x06064B50, _END64.size - 12, 45, 45, 0, 0, count, count, size,
+                              start))  # fmt: skip
+        out.write(_LOCATOR.pack(0x07064B50, 0, end64, 1))
+        count = 0xFFFF
+    out.write(_END.pack(0x06054B50, 0, 0, count, count, size, start, 0))
+
+
+def wheel_members(project: SampleProject, extra: Members | None = None) -> Members:
+    """``extra()`` members first, then the ``.dist-info`` files, as real wheels are laid out."""
+    dist_info = f"{project.stem}.dist-info"
+
+    def members() -> Iterator[tuple[str, bytes]]:
+        if extra is not None:
+            yield from extra()
+        yield f"{dist_info}/METADATA", project.metadata()
+        yield f"{dist_info}/WHEEL", WHEEL_FILE
+
+    return members
+
+
+def many_member_wheel(directory: Path, members: int, name: str = "many") -> Path:
+    """A valid wheel of ``members`` entries: empty files with short names, then .dist-info."""
+    project = SampleProject(name, "1.0")
+    path = directory / f"{project.stem}-py3-none-any.whl"
+
+    def empty() -> Iterator[tuple[str, bytes]]:
+        for i in range(members - 2):
+            yield f"{project.module}/{i:07x}", b""
+
+    write_zip(path, wheel_members(project, empty))
+    return path
+
+
+def patch_declared_members(data: bytes, entries: int) -> bytes:
+    """The end records of a zip claiming ``entries`` members (the central directory is
+    untouched): in the zip64 record when there is one, else in the plain record."""
+    out = bytearray(data)
+    end = out.rfind(b"PK\x05\x06")
+    locator = end - _LOCATOR.size
+    if locator >= 0 and out[locator : locator + 4] == b"PK\x06\x07":
+        record = locator - _END64.size
+        struct.pack_into("<QQ", out, record + 24, entries, entries)
+    else:
+        struct.pack_into("<HH", out, end + 8, min(entries, 0xFFFF), min(entries, 0xFFFF))
+    return bytes(out)
+
+
+# -- tar.gz ----------------------------------------------------------------------------------
+
+
+def tar_header(name: str, size: int, kind: bytes = tarfile.REGTYPE) -> bytes:
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.type = kind
+    info.mode = 0o644
+    return info.tobuf(tarfile.USTAR_FORMAT)
+
+
+def tar_member(name: str, data: bytes) -> bytes:
+    """Header and data, padded to whole 512-byte blocks."""
+    return tar_header(name, len(data)) + data + bytes(-len(data) % 512)
+
+
+def write_gzip(path: Path, parts: Iterable[bytes | int]) -> int:
+    """A gzip file of ``parts``: bytes as given, an int as that many zero bytes (any multiple
+    of 1 MiB costs one compressed block, written again and again). Returns the inflated size."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    crc = total = 0
+    with path.open("wb") as out:
+        out.write(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff")  # gzip header, mtime 0
+        for part in parts:
+            if isinstance(part, int):
+                crc = _write_zeros(out, deflate, part, crc)
+                total += part
+            else:
+                out.write(deflate.compress(part))
+                crc = zlib.crc32(part, crc)
+                total += len(part)
+        out.write(deflate.flush())
+        out.write(struct.pack("<II", crc, total & 0xFFFFFFFF))
+    return total
+
+
+def _write_zeros(out: io.BufferedWriter, deflate: zlib._Compress, size: int, crc: int) -> int:
+    out.write(deflate.flush(zlib.Z_FULL_FLUSH))
+    block = bytes(1 << 20)
+    whole, rest = divmod(size, len(block))
+    if whole:
+        compressed = deflate.compress(block) + deflate.flush(zlib.Z_FULL_FLUSH)
+        for _ in range(whole):
+            out.write(compressed)
+            crc = zlib.crc32(block, crc)
+    out.write(deflate.compress(block[:rest]))
+    return zlib.crc32(block[:rest], crc)
+
+
+def tar_bomb(path: Path, inflated: int, *, pkg_info_first: bool, name: str = "bomb") -> Path:
+    """A valid sdist holding one member of ``inflated`` zero bytes, after (or before) a valid
+    PKG-INFO. Everything from the bomb's data to the end-of-archive blocks is zeros."""
+    project = SampleProject(name, "1.0")
+    top = project.stem
+    pkg_info = tar_member(f"{top}/PKG-INFO", project.metadata())
+    size = inflated - inflated % 512
+    bomb = tar_header(f"{top}/zeros.bin", size)
+    parts: list[bytes | int] = [pkg_info, bomb, size] if pkg_info_first else [bomb, size, pkg_info]
+    write_gzip(path / f"{top}.tar.gz", [*parts, 2 * 512])
+    return path / f"{top}.tar.gz"
+
+
+def crowded_sdist(path: Path, members: int, name: str = "crowded") -> Path:
+    """A valid sdist with ``members`` empty files before its PKG-INFO (as hatchling writes
+    PKG-INFO last)."""
+    project = SampleProject(name, "1.0")
+    top = project.stem
+
+    def parts() -> Iterator[bytes | int]:
+        for i in range(members):
+            yield tar_header(f"{top}/f/{i:07x}", 0)
+        yield tar_member(f"{top}/PKG-INFO", project.metadata())
+        yield 2 * 512
+
+    write_gzip(path / f"{top}.tar.gz", parts())
+    return path / f"{top}.tar.gz"
