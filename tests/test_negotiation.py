@@ -1,41 +1,21 @@
-"""PEP 691 content negotiation."""
+"""PEP 691 content negotiation: the rule of pypapo.negotiation, as the parity table states it."""
 
 from __future__ import annotations
 
 import pytest
 
 from pypapo.negotiation import choose_format
-
-CASES = [
-    (None, "html"),
-    ("", "html"),
-    ("text/html", "html"),
-    ("*/*", "html"),
-    ("application/vnd.pypi.simple.v1+json", "json"),
-    ("application/vnd.pypi.simple.latest+json", "json"),
-    ("application/vnd.pypi.simple.v1+html", "html"),
-    # pip's header
-    (
-        "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, "
-        "text/html; q=0.01",
-        "json",
-    ),
-    # uv's header
-    (
-        "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
-        "text/html;q=0.01",
-        "json",
-    ),
-    ("application/vnd.pypi.simple.v1+json;q=0.1, text/html", "html"),
-    ("application/vnd.pypi.simple.v1+json;q=0, text/html;q=0.5", "html"),
-    ("application/vnd.pypi.simple.v1+json;q=oops", "html"),
-    ("text/html;q=0.5, application/vnd.pypi.simple.v1+json;q=0.5", "json"),
-    ("application/*", "json"),
-    ("image/png", "html"),
-    ("APPLICATION/VND.PYPI.SIMPLE.V1+JSON", "json"),
-]
+from tests.http_parity import ACCEPT_CASES
 
 
-@pytest.mark.parametrize(("accept", "expected"), CASES)
+def test_the_table_is_large_enough_and_covers_both_formats() -> None:
+    assert len(ACCEPT_CASES) >= 25
+    assert {expected for _, _, expected in ACCEPT_CASES} == {"json", "html"}
+    assert len({why for why, _, _ in ACCEPT_CASES}) == len(ACCEPT_CASES)
+
+
+@pytest.mark.parametrize(
+    ("accept", "expected"), [c[1:] for c in ACCEPT_CASES], ids=[c[0] for c in ACCEPT_CASES]
+)
 def test_choose_format(accept: str | None, expected: str) -> None:
     assert choose_format(accept) == expected

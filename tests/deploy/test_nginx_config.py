@@ -183,7 +183,8 @@ def test_dockerfile_matches_config_and_pod() -> None:
     [base] = re.findall(r"(?m)^FROM (\S+)", text)
     name, _, tag = base.partition(":")
     assert name == "nginxinc/nginx-unprivileged"
-    assert re.fullmatch(r"\d+\.\d+\.\d+(-\w+)?", tag), "pin the base image by a version tag"
+    assert re.fullmatch(r"\d+\.\d+\.\d+(-\w+)?@sha256:[0-9a-f]{64}", tag), "pin by digest"
+    assert "imagetools inspect nginxinc/nginx-unprivileged:" in text  # how to refresh it
     users = re.findall(r"(?m)^USER (\S+)", text)
     assert users[-1] == "101"
     assert re.search(r"(?m)^EXPOSE 3333$", text)

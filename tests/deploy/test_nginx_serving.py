@@ -181,7 +181,7 @@ def test_files_are_immutable(server: NginxServer, root: Path, path: str, content
 def test_a_missing_file_is_not_cached_for_a_year(server: NginxServer) -> None:
     reply = request(server, "/pkgs/foo-2.0-py3-none-any.whl")
     assert reply.status == 404
-    assert reply.header("Cache-Control") is None
+    assert reply.header("Cache-Control") == "no-store"
 
 
 def test_head_and_conditional_requests(server: NginxServer) -> None:

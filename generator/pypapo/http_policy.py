@@ -1,0 +1,73 @@
+"""What the index serves over HTTP: the allow-list ``nginx/nginx.conf`` implements, as data.
+
+``route(path)`` maps a decoded, normalized URL path to what answers it; everything the index
+does not publish is ``NOT_FOUND``. ``pypapo serve`` answers from it, and
+``tests/test_http_parity.py`` checks that NGINX and ``pypapo serve`` agree path for path. The
+regular expressions are the ones in ``nginx.conf``, so the two cannot drift apart unnoticed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+# Pages need no script; the only inline content is the browse template's <style>, allowed by
+# its hash (tests/deploy/test_nginx_allowlist.py recomputes it from a rendered page).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'sha256-kg0CvyrzhFs8GpXN3lnkKuyFTEmsIm3yY3XHy4qWvqk='; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+NOSNIFF = ("X-Content-Type-Options", "nosniff")
+DOWNLOAD_CONTENT_TYPE = "application/octet-stream"
+DOWNLOAD_DISPOSITION = "attachment"
+NOT_FOUND_BODY = b"not found\n"
+
+_NAME = r"[a-z0-9]+(?:-[a-z0-9]+)*"  # a normalized project name (PEP 503)
+_SEGMENT = r"[^/.][^/]*"  # no dot-files, no dot-directories
+PAGE_DIR = re.compile(rf"^/simple/(?:(?P<project>{_NAME})/)?$")
+PAGE_FILE = re.compile(rf"^/simple/(?:{_NAME}/)?index\.(?P<format>json|html)$")
+BROWSE_DIR = re.compile(rf"^/browse/(?:{_NAME}/)?$")
+BROWSE_FILE = re.compile(rf"^/browse/(?:{_NAME}/)?index\.html$")
+REDIRECT = re.compile(rf"^/(?:simple|browse)/(?P<last>{_NAME})$|^/(?P<top>simple|browse)$")
+DOWNLOAD = re.compile(
+    rf"^/(?!(?:simple|browse)/)(?:{_SEGMENT}/)*{_SEGMENT}\.(?:whl|tar\.gz|zip)(?:\.metadata)?$"
+)
+
+
+class Kind(Enum):
+    HEALTH = "health"
+    REDIRECT = "redirect"
+    PAGE = "page"  # negotiated: index.json or index.html in the directory
+    PAGE_FILE = "page-file"  # a page by its own name
+    BROWSE = "browse"
+    DOWNLOAD = "download"  # a distribution or its PEP 658 sidecar
+    NOT_FOUND = "not-found"
+
+
+@dataclass(frozen=True)
+class Route:
+    kind: Kind
+    target: str = ""  # the file or directory (relative to the root), or the redirect's Location
+
+
+# (pattern, kind, the target from the match), in nginx.conf's order of precedence
+_ROUTES: list[tuple[re.Pattern[str], Kind, Callable[[re.Match[str]], str]]] = [
+    (re.compile(r"^/healthz$"), Kind.HEALTH, lambda m: ""),
+    (REDIRECT, Kind.REDIRECT, lambda m: (m["last"] or m["top"]) + "/"),
+    (PAGE_DIR, Kind.PAGE, lambda m: "simple/" + (m["project"] + "/" if m["project"] else "")),
+    (PAGE_FILE, Kind.PAGE_FILE, lambda m: m.string[1:]),
+    (BROWSE_DIR, Kind.BROWSE, lambda m: m.string[1:] + "index.html"),
+    (BROWSE_FILE, Kind.BROWSE, lambda m: m.string[1:]),
+    (DOWNLOAD, Kind.DOWNLOAD, lambda m: m.string[1:]),
+]
+
+
+def route(path: str) -> Route:
+    """What answers ``path`` (decoded, without dot segments); ``NOT_FOUND`` when nothing does."""
+    for pattern, kind, target in _ROUTES:
+        match = pattern.match(path)
+        if match is not None:
+            return Route(kind, target(match))
+    return Route(Kind.NOT_FOUND)
