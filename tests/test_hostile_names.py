@@ -19,7 +19,7 @@ from pypapo.errors import InvalidFilenameError
 from pypapo.layout import ROOT_HTML, ROOT_JSON
 from pypapo.refresh import refresh
 from pypapo.sample import SampleProject, wheel_bytes
-from pypapo.storage import Blob, Storage, StorageError
+from pypapo.storage import Blob, Storage
 from pypapo.storage.gcs import GCSStorage
 from pypapo.storage.local import LocalStorage
 from tests.gcs_emulator import Emulator
@@ -204,11 +204,6 @@ def test_bucket_build_and_check_report_unsafe_names(
 
 
 @pytest.mark.e2e
-@pytest.mark.xfail(
-    reason="GCSStorage.list skips names that normalise to another one, so a build never sees "
-    "them; the Cloud Function reports them (tests/test_hostile_events.py)",
-    strict=True,
-)
 def test_bucket_build_reports_names_the_listing_hides(
     bucket_target: tuple[str, GCSStorage], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -221,13 +216,6 @@ def test_bucket_build_reports_names_the_listing_hides(
 
 
 @pytest.mark.e2e
-@pytest.mark.xfail(
-    reason="build._remove_orphan_sidecars stats the distribution beside every sidecar, and "
-    "the storage refuses an unsafe name with a StorageError; it should skip names "
-    "layout.object_name_problem rejects",
-    raises=StorageError,
-    strict=True,
-)
 def test_bucket_build_survives_a_sidecar_beside_an_unsafe_name(
     bucket_target: tuple[str, GCSStorage],
 ) -> None:

@@ -21,6 +21,7 @@ from pypapo.layout import (
     STATE_NAME,
     is_own_write,
     looks_like_distribution,
+    object_name_problem,
 )
 from pypapo.plan import MARKER_NAME
 from pypapo.refresh import group, in_reserved_prefix, update_project
@@ -116,7 +117,8 @@ def _remove_orphan_sidecars(
         if not path.endswith(SIDECAR_SUFFIX) or path.startswith(INDEX_PREFIX):
             continue
         dist = path[: -len(SIDECAR_SUFFIX)]
-        if dist in objects or not looks_like_distribution(dist):
+        # an unsafe name is reported by the grouping, never handed to the storage
+        if dist in objects or not looks_like_distribution(dist) or object_name_problem(dist):
             continue
         if storage.stat(dist) is None and storage.delete(path):
             report.writes += 1

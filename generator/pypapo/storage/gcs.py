@@ -175,9 +175,9 @@ class GCSStorage:
         try:
             for blob in blobs:
                 path = blob.name[len(self.prefix) :]
-                # skip names no path can address: console "folders" ("a/") and names that
-                # normalise to another ("a//b"); a local folder cannot hold them either
-                if path and "/".join(PurePosixPath(path).parts) == path:
+                # console "folders" ("a/") hold nothing; every other name is listed as it is,
+                # so that unsafe ones ("a//b.whl", "x/../y.whl") are reported, not unseen
+                if path and not path.endswith("/"):
                     yield self._info(blob, path)
         except _CLIENT_ERRORS as e:
             raise self._failure("list", prefix, e) from e
