@@ -17,6 +17,7 @@ from tests.deploy.conftest import (
     OVERLAY,
     Manifest,
     base_manifests,
+    kustomize,
     load_documents,
     only,
 )
@@ -307,13 +308,83 @@ def test_service_is_cluster_ip_on_3333_to_the_pods() -> None:
     assert service["spec"]["selector"].items() <= pod_labels.items()
 
 
-def test_network_policy_admits_only_tcp_3333() -> None:
+def open_ingress(policy: Manifest) -> list[str]:
+    """Why a NetworkPolicy admits traffic from every source (empty when it does not).
+
+    A rule without ``from`` (or with an empty ``from``) admits every source; so does a peer that
+    is empty, selects every namespace (``namespaceSelector: {}`` without a ``podSelector``
+    narrowing it), or whose ``ipBlock`` is a default route.
+    """
+    problems = []
+    for number, rule in enumerate(policy["spec"].get("ingress") or []):
+        peers = rule.get("from")
+        if not peers:
+            problems.append(f"ingress rule {number} has no 'from': every source")
+        for peer in peers or []:
+            if not peer or (peer.get("namespaceSelector") == {} and not peer.get("podSelector")):
+                problems.append(f"ingress rule {number}: peer {peer!r} selects every namespace")
+            cidr = (peer.get("ipBlock") or {}).get("cidr", "")
+            if cidr.endswith("/0"):
+                problems.append(f"ingress rule {number}: ipBlock {cidr} is every address")
+    return problems
+
+
+def _policies() -> list[tuple[str, Manifest]]:
+    """Every NetworkPolicy of the base and of every overlay, rendered as kustomize renders it."""
+    found = [("base", d) for _, d in base_manifests() if d["kind"] == "NetworkPolicy"]
+    for overlay in sorted((K8S / "overlays").iterdir()):
+        found += [(overlay.name, d) for d in kustomize(overlay) if d["kind"] == "NetworkPolicy"]
+    return found
+
+
+def test_ingress_is_denied_by_default() -> None:
+    """Port-forward does not pass through NetworkPolicy; nothing else may reach the pod."""
     manifests = [d for _, d in base_manifests()]
     policy = only(manifests, "NetworkPolicy")
     assert policy["spec"]["policyTypes"] == ["Ingress"]
-    assert policy["spec"]["ingress"] == [{"ports": [{"port": 3333, "protocol": "TCP"}]}]
+    assert policy["spec"].get("ingress", []) == []
     pod_labels = _pod(manifests)["metadata"]["labels"]
     assert policy["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()
+
+
+@pytest.mark.parametrize(("source", "policy"), _policies(), ids=lambda v: str(v)[:20])
+def test_no_policy_admits_every_source(source: str, policy: Manifest) -> None:
+    assert source
+    assert open_ingress(policy) == []
+
+
+OPEN_RULES: list[tuple[str, Manifest]] = [
+    ("ports only", {"ports": [{"port": 3333, "protocol": "TCP"}]}),
+    ("empty rule", {}),
+    ("empty from", {"from": []}),
+    ("empty peer", {"from": [{}]}),
+    ("every namespace", {"from": [{"namespaceSelector": {}}]}),
+    ("every namespace, every pod", {"from": [{"namespaceSelector": {}, "podSelector": {}}]}),
+    ("every IPv4 address", {"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}),
+    ("every IPv6 address", {"from": [{"ipBlock": {"cidr": "::/0"}}]}),
+]
+
+
+@pytest.mark.parametrize("rule", [r[1] for r in OPEN_RULES], ids=[r[0] for r in OPEN_RULES])
+def test_the_check_catches_every_open_rule(rule: Manifest) -> None:
+    policy = copy.deepcopy(only([d for _, d in base_manifests()], "NetworkPolicy"))
+    policy["spec"]["ingress"] = [rule]
+    assert open_ingress(policy)
+
+
+def test_the_check_accepts_a_named_namespace() -> None:
+    """What docs/deploy.md shows for opening the pod to one namespace passes."""
+    policy = copy.deepcopy(only([d for _, d in base_manifests()], "NetworkPolicy"))
+    peer = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ci"}}}
+    policy["spec"]["ingress"] = [{"from": [peer], "ports": [{"port": 3333, "protocol": "TCP"}]}]
+    assert open_ingress(policy) == []
+
+
+def test_no_service_account_token_is_mounted() -> None:
+    """The pod calls no Kubernetes API; the FUSE driver gets its token from the kubelet."""
+    manifests = [d for _, d in base_manifests()]
+    assert _pod(manifests)["spec"]["automountServiceAccountToken"] is False
+    assert only(manifests, "ServiceAccount")["automountServiceAccountToken"] is False
 
 
 def test_no_other_k8s_files_lie_around() -> None:
