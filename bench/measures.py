@@ -36,6 +36,7 @@ from bench.servers import REPO, gcs_emulator, nginx, pypiserver, wrk
 from pypapo.build import build
 from pypapo.refresh import refresh
 from pypapo.storage.counting import CountingStorage
+from pypapo.storage.emulator import EmulatorGCSStorage
 from pypapo.storage.local import LocalStorage
 
 BIN = Path(sys.executable).parent
@@ -353,13 +354,12 @@ def _gcs_upload(gcs: Any, seed: Path, project: int, version: int) -> tuple[str, 
 
 
 def gcs_ops(ctx: Context) -> list[Row]:
-    from pypapo.storage.gcs import GCSStorage  # noqa: PLC0415
 
     rows = []
     with gcs_emulator(ctx.fresh("gcs")) as url:
         client = _gcs_client(url)
         bucket = client.create_bucket(f"bench-{uuid.uuid4().hex[:12]}")
-        gcs = GCSStorage(bucket)
+        gcs = EmulatorGCSStorage(bucket)
         seed = ctx.fresh("gcs-seed")
         for i in range(10):
             for v in range(10 if i == UPLOAD_PROJECT else 2):
@@ -439,11 +439,9 @@ def peak_rss(ctx: Context, size: int) -> Row:
         baseline = body["baseline_kib"] / 1024
         seconds.append(body["seconds"])
     with gcs_emulator(ctx.fresh("gcs-big")) as url:
-        from pypapo.storage.gcs import GCSStorage  # noqa: PLC0415
-
         client = _gcs_client(url)
         bucket = client.create_bucket(f"big-{uuid.uuid4().hex[:12]}")
-        GCSStorage(bucket).upload_file(path, wheel)
+        EmulatorGCSStorage(bucket).upload_file(path, wheel)
         for _ in range(min(2, ctx.runs)):
             for blob in client.list_blobs(bucket, prefix="simple/"):
                 blob.delete()
@@ -480,15 +478,14 @@ def _rss_child(args: Sequence[str]) -> dict[str, Any]:
 
 def serving(ctx: Context, spec: Spec, seconds: int, connections: int = 16) -> Row:
     root, _ = ctx.built(spec)
-    paths = sorted(
-        f"/simple/{p.parent.name}/" for p in (root / "simple").glob("*/index.html")
-    )
+    paths = sorted(f"/simple/{p.parent.name}/" for p in (root / "simple").glob("*/index.html"))
     ours: list[float] = []
     theirs: list[float] = []
     work = ctx.fresh("serve")
-    with nginx(root, work / "nginx") as ours_url, pypiserver(
-        root / "packages", work / "pypiserver", sys.executable
-    ) as theirs_url:
+    with (
+        nginx(root, work / "nginx") as ours_url,
+        pypiserver(root / "packages", work / "pypiserver", sys.executable) as theirs_url,
+    ):
         for url in (ours_url, theirs_url):  # warm caches (pypiserver's listing, page cache)
             wrk(url, paths, work, seconds=2, connections=connections)
         timeouts = 0

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from pypapo.refresh import refresh
 from pypapo.storage import Storage
+from pypapo.storage.emulator import EmulatorGCSStorage
 from pypapo.storage.local import LocalStorage
 
 
@@ -25,14 +26,12 @@ def _storage(kind: str, args: Sequence[str]) -> Storage:
     from google.auth.credentials import AnonymousCredentials  # noqa: PLC0415
     from google.cloud import storage  # noqa: PLC0415
 
-    from pypapo.storage.gcs import GCSStorage  # noqa: PLC0415
-
     client = storage.Client(
         project="bench",
         credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
         client_options={"api_endpoint": args[0]},
     )
-    return GCSStorage(client.bucket(args[1]))
+    return EmulatorGCSStorage(client.bucket(args[1]))
 
 
 def peak_kib() -> int:

@@ -31,6 +31,7 @@ from unittest import mock
 
 import pytest
 
+from pypapo.storage.emulator import EmulatorGCSStorage
 from pypapo.storage.gcs import GCSStorage, new_client
 
 PREFIX = "team/index"
@@ -156,9 +157,9 @@ def gcs_bucket(gcs_emulator: Emulator) -> Iterator[Any]:
 
 @pytest.fixture
 def gcs_storage(gcs_bucket: Any) -> GCSStorage:
-    return GCSStorage(gcs_bucket)
+    return EmulatorGCSStorage(gcs_bucket)
 
 
 @pytest.fixture
 def gcs_prefixed_storage(gcs_bucket: Any) -> GCSStorage:
-    return GCSStorage(gcs_bucket, PREFIX)
+    return EmulatorGCSStorage(gcs_bucket, PREFIX)

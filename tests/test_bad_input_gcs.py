@@ -20,7 +20,7 @@ import pytest
 from pypapo.build import build
 from pypapo.errors import BadDistributionError
 from pypapo.storage import FILE_CACHE_CONTROL
-from pypapo.storage.gcs import GCSStorage
+from pypapo.storage.emulator import EmulatorGCSStorage
 from tests import badcorpus
 from tests.badcorpus import BASELINE_PROJECTS, KINDS, SLOW_KINDS, Case
 from tests.function_server import FunctionServer
@@ -58,7 +58,7 @@ def _yank_marker(path: str) -> bool:
 @pytest.fixture(scope="module")
 def outcome(gcs_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
     bucket = gcs_emulator.new_bucket("bad")
-    storage = GCSStorage(bucket, PREFIX)
+    storage = EmulatorGCSStorage(bucket, PREFIX)
     log_path = tmp_path_factory.mktemp("fn") / "function.log"
     with FunctionServer(gcs_emulator.url, bucket.name, log_path, PREFIX) as function:
         for path, data in badcorpus.baseline():

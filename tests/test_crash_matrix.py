@@ -25,7 +25,7 @@ from pypapo.refresh import refresh
 from pypapo.sample import SampleProject, sdist_bytes, wheel_bytes
 from pypapo.storage import FILE_CACHE_CONTROL, YANK_KEY, ObjectInfo, Storage, StorageError
 from pypapo.storage.counting import CountingStorage
-from pypapo.storage.gcs import GCSStorage
+from pypapo.storage.emulator import EmulatorGCSStorage
 from pypapo.storage.local import LocalStorage
 from tests.gcs_emulator import Emulator
 from tests.support.index import snapshot, wipe_index
@@ -168,7 +168,7 @@ def buckets(gcs_emulator: Emulator) -> Iterator[Callable[[], Storage]]:
     def new() -> Storage:
         bucket = gcs_emulator.new_bucket("crash")
         made.append(bucket)
-        return GCSStorage(bucket)
+        return EmulatorGCSStorage(bucket)
 
     yield new
     for bucket in made:

@@ -28,6 +28,7 @@ from pypapo.build import build
 from pypapo.refresh import refresh
 from pypapo.sample import SampleProject, sdist_bytes, wheel_bytes
 from pypapo.storage import FILE_CACHE_CONTROL, StorageError
+from pypapo.storage.emulator import EmulatorGCSStorage
 from pypapo.storage.gcs import GCSStorage, new_client
 from tests.gcs_emulator import Emulator
 from tests.support.index import snapshot, wipe_index
@@ -170,7 +171,7 @@ def _faulty_storage(proxy: FaultProxy, bucket_name: str, budget: float = 60) -> 
         client = new_client(project="test", credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
     # quick back-off so the test stays short; ``budget`` seconds of retries per call
     retry = DEFAULT_RETRY.with_delay(initial=0.02, maximum=0.2, multiplier=2).with_timeout(budget)
-    return GCSStorage(client.bucket(bucket_name), "idx", retry=retry)
+    return EmulatorGCSStorage(client.bucket(bucket_name), "idx", retry=retry)
 
 
 def _files() -> dict[str, bytes]:
@@ -199,7 +200,7 @@ def _redeliver(call: Callable[[], Any], redeliveries: Counter[str]) -> Any:
 
 
 def test_refresh_and_build_converge_under_faults(gcs_bucket: Any, proxy: FaultProxy) -> None:
-    clean = GCSStorage(gcs_bucket, "idx")
+    clean = EmulatorGCSStorage(gcs_bucket, "idx")
     files = _files()
     for path, data in files.items():
         blob = gcs_bucket.blob(f"idx/{path}")
@@ -244,7 +245,7 @@ def test_proxy_faults_are_visible_without_retries(gcs_bucket: Any, proxy: FaultP
     """The proxy really breaks requests: with retries off, some calls fail."""
     with mock.patch.dict(os.environ, {"STORAGE_EMULATOR_HOST": proxy.url}):
         client = new_client(project="test", credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
-    bare = GCSStorage(client.bucket(gcs_bucket.name), "idx", retry=None)
+    bare = EmulatorGCSStorage(client.bucket(gcs_bucket.name), "idx", retry=None)
     bare.retry = None
     failures = 0
     for i in range(40):

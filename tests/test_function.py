@@ -19,7 +19,7 @@ from pypapo.build import build
 from pypapo.errors import ConflictError, CorruptStateError
 from pypapo.sample import SampleProject, sdist_bytes, wheel_bytes
 from pypapo.storage import FILE_CACHE_CONTROL, YANK_KEY, ObjectChangedError, StorageError
-from pypapo.storage.gcs import GCSStorage
+from pypapo.storage.emulator import EmulatorGCSStorage
 from tests.function_server import FunctionServer
 from tests.gcs_emulator import Emulator
 from tests.support.index import snapshot, wipe_index
@@ -55,7 +55,7 @@ def _wheel(name: str, version: str, **kw: Any) -> tuple[str, bytes]:
 def test_events_build_the_index_like_a_full_build(
     function: FunctionServer, bucket: Any, tmp_path: Path
 ) -> None:
-    storage = GCSStorage(bucket, PREFIX)
+    storage = EmulatorGCSStorage(bucket, PREFIX)
     # each event carries the object's resource as it was when the change happened, as
     # Eventarc's do, so late deliveries describe generations that are gone by then
     events: list[tuple[str, str, dict[str, Any]]] = []

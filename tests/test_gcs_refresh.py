@@ -20,7 +20,7 @@ from pypapo.refresh import refresh
 from pypapo.sample import SampleProject, wheel_bytes
 from pypapo.storage import FILE_CACHE_CONTROL, YANK_KEY, Storage
 from pypapo.storage.counting import CountingStorage
-from pypapo.storage.gcs import GCSStorage
+from pypapo.storage.emulator import EmulatorGCSStorage
 from tests.gcs_emulator import Emulator
 from tests.support.invariant import Op, check_invariant, operations
 
@@ -55,12 +55,12 @@ def test_refresh_converges_to_full_build_on_gcs(
 ) -> None:
     client = gcs_emulator.client()
     bucket = client.create_bucket(f"inv-{uuid.uuid4().hex[:16]}")
-    storage = GCSStorage(bucket, "index")
+    storage = EmulatorGCSStorage(bucket, "index")
     check_invariant(storage, _uploader(storage), ops, seed, threads)
 
 
 def test_new_upload_costs_at_most_eleven_requests(gcs_bucket: Any) -> None:
-    storage = GCSStorage(gcs_bucket)
+    storage = EmulatorGCSStorage(gcs_bucket)
     upload = _uploader(storage)
     first = wheel_bytes(SampleProject("proj", "1.0"))
     upload("pkgs/proj-1.0-py3-none-any.whl", first)
@@ -94,7 +94,7 @@ def test_new_upload_costs_at_most_eleven_requests(gcs_bucket: Any) -> None:
 def test_an_events_description_equals_a_stat(gcs_emulator: Emulator, gcs_bucket: Any) -> None:
     """What the function reads from an event's object resource is exactly what a stat of the
     object returns, so a refresh with the hint writes the bytes a refresh without one does."""
-    storage = GCSStorage(gcs_bucket, "idx")
+    storage = EmulatorGCSStorage(gcs_bucket, "idx")
     path = "pkgs/proj-1.0-py3-none-any.whl"
     _uploader(storage)(path, wheel_bytes(SampleProject("proj", "1.0")))
     storage.set_metadata(path, YANK_KEY, "broken")

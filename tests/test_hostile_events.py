@@ -20,6 +20,7 @@ import pytest
 from pypapo.layout import state_path
 from pypapo.sample import SampleProject, wheel_bytes
 from pypapo.storage import FILE_CACHE_CONTROL
+from pypapo.storage.emulator import EmulatorGCSStorage
 from pypapo.storage.gcs import GCSStorage
 from tests.function_server import EVENT_TYPE, FunctionServer
 from tests.gcs_emulator import Emulator
@@ -41,7 +42,7 @@ class Battery:
 
     @property
     def storage(self) -> GCSStorage:
-        return GCSStorage(self.bucket, PREFIX)
+        return EmulatorGCSStorage(self.bucket, PREFIX)
 
     # -- ways to deliver ---------------------------------------------------------------------
 

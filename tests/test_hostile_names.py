@@ -20,6 +20,7 @@ from pypapo.layout import ROOT_HTML, ROOT_JSON
 from pypapo.refresh import refresh
 from pypapo.sample import SampleProject, wheel_bytes
 from pypapo.storage import Blob, Storage
+from pypapo.storage.emulator import EmulatorGCSStorage
 from pypapo.storage.gcs import GCSStorage
 from pypapo.storage.local import LocalStorage
 from tests.gcs_emulator import Emulator
@@ -163,7 +164,7 @@ def bucket_target(
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.url)
     good, data = _wheel("good")
     gcs_bucket.blob(f"pkgs/{good}").upload_from_string(data)
-    return f"gs://{gcs_bucket.name}", GCSStorage(gcs_bucket)
+    return f"gs://{gcs_bucket.name}", EmulatorGCSStorage(gcs_bucket)
 
 
 def _upload_all(storage: GCSStorage, objects: dict[str, bytes]) -> None:

@@ -26,6 +26,7 @@ from pypapo.storage import (
     Storage,
     StorageError,
 )
+from pypapo.storage.emulator import EmulatorGCSStorage
 from pypapo.storage.gcs import GCSStorage
 from pypapo.storage.local import LocalStorage
 from tests.gcs_emulator import PREFIX, Emulator
@@ -367,11 +368,11 @@ def wire(gcs_bucket: Any, monkeypatch: pytest.MonkeyPatch) -> Wire:
 
 @pytest.fixture
 def fast(gcs_bucket: Any) -> GCSStorage:
-    return GCSStorage(gcs_bucket, "idx", retry=FAST_RETRY)
+    return EmulatorGCSStorage(gcs_bucket, "idx", retry=FAST_RETRY)
 
 
 def test_gcs_pages_carry_content_type_and_cache_control(gcs_bucket: Any) -> None:
-    storage = GCSStorage(gcs_bucket, "idx")
+    storage = EmulatorGCSStorage(gcs_bucket, "idx")
     storage.put("simple/index.html", b"<html>", content_type="text/html; charset=utf-8")
     storage.put(
         "pkgs/a.whl.metadata", b"M", content_type="text/plain", cache_control=FILE_CACHE_CONTROL
@@ -414,7 +415,7 @@ def test_gcs_prefix_and_url(gcs_emulator: Emulator, gcs_prefixed_storage: GCSSto
 
 
 def test_gcs_request_counts(gcs_bucket: Any, wire: Wire) -> None:
-    storage = GCSStorage(gcs_bucket, "idx")
+    storage = EmulatorGCSStorage(gcs_bucket, "idx")
     put = storage.put
     assert wire.count(lambda: put("a.json", b"1", content_type="text/plain")) == 1
     token = storage.get("a.json").token  # type: ignore[union-attr]
@@ -442,13 +443,13 @@ def test_gcs_request_counts(gcs_bucket: Any, wire: Wire) -> None:
     for i in range(5):
         put(f"p/{i}", b"", content_type="text/plain")
     assert wire.count(lambda: list(storage.list("p/"))) == 1
-    paged = GCSStorage(gcs_bucket, "idx", page_size=2)
+    paged = EmulatorGCSStorage(gcs_bucket, "idx", page_size=2)
     assert wire.count(lambda: list(paged.list("p/"))) == 3
     assert sorted(i.path for i in paged.list("p/")) == [f"p/{i}" for i in range(5)]
 
 
 def test_gcs_list_asks_only_for_the_fields_it_needs(gcs_bucket: Any, wire: Wire) -> None:
-    storage = GCSStorage(gcs_bucket)
+    storage = EmulatorGCSStorage(gcs_bucket)
     storage.put("a", b"", content_type="text/plain")
     assert wire.count(lambda: list(storage.list())) == 1
     ((method, url),) = wire.requests
@@ -548,7 +549,7 @@ def test_gcs_other_errors_are_not_retried(fast: GCSStorage, wire: Wire, status: 
 
 
 def test_gcs_retries_give_up_with_a_storage_error(gcs_bucket: Any, wire: Wire) -> None:
-    storage = GCSStorage(gcs_bucket, retry=FAST_RETRY.with_timeout(0.3))
+    storage = EmulatorGCSStorage(gcs_bucket, retry=FAST_RETRY.with_timeout(0.3))
     for _ in range(200):
         wire.fail_once("GET ")
     with pytest.raises(StorageError, match="cannot stat"):
@@ -557,7 +558,7 @@ def test_gcs_retries_give_up_with_a_storage_error(gcs_bucket: Any, wire: Wire) -
 
 
 def test_gcs_upload_file(gcs_bucket: Any, tmp_path: Path) -> None:
-    storage = GCSStorage(gcs_bucket, "idx")
+    storage = EmulatorGCSStorage(gcs_bucket, "idx")
     small = tmp_path / "small-1.0.tar.gz"
     small.write_bytes(b"sdist")
     token = storage.upload_file("pkgs/small-1.0.tar.gz", small, create_only=True)
@@ -582,7 +583,7 @@ def test_gcs_upload_file(gcs_bucket: Any, tmp_path: Path) -> None:
 
 
 def test_gcs_upload_reports_progress_per_chunk(gcs_bucket: Any, tmp_path: Path) -> None:
-    storage = GCSStorage(gcs_bucket)
+    storage = EmulatorGCSStorage(gcs_bucket)
     big = tmp_path / "big-1.0-py3-none-any.whl"
     data = os.urandom(20 * MIB)  # three 8 MiB chunks of a resumable upload
     big.write_bytes(data)
@@ -606,7 +607,9 @@ def test_gcs_small_upload_reports_once(gcs_bucket: Any, tmp_path: Path) -> None:
     small = tmp_path / "small-1.0.tar.gz"
     small.write_bytes(b"sdist")
     heard: list[int] = []
-    assert GCSStorage(gcs_bucket).upload_file("small-1.0.tar.gz", small, progress=heard.append)
+    assert EmulatorGCSStorage(gcs_bucket).upload_file(
+        "small-1.0.tar.gz", small, progress=heard.append
+    )
     assert heard == [5]
 
 

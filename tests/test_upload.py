@@ -12,7 +12,7 @@ from pypapo.build import build
 from pypapo.cli import main
 from pypapo.errors import InvalidMetadataError, MetadataMismatchError
 from pypapo.sample import SampleProject, write_wheel
-from pypapo.storage.gcs import GCSStorage
+from pypapo.storage.emulator import EmulatorGCSStorage
 from pypapo.storage.local import LocalStorage
 from pypapo.upload import upload, validate
 
@@ -77,7 +77,7 @@ def test_mismatched_metadata_is_rejected(tmp_path: Path) -> None:
 
 @pytest.mark.e2e
 def test_upload_to_bucket_is_create_only(gcs_bucket: Any, tmp_path: Path) -> None:
-    storage = GCSStorage(gcs_bucket, "idx")
+    storage = EmulatorGCSStorage(gcs_bucket, "idx")
     wheel = _wheel(tmp_path)
     [first] = upload(storage, [wheel])
     assert first.status == "uploaded"
@@ -174,7 +174,7 @@ def test_a_second_spelling_of_an_indexed_file_is_refused(
 
 
 def test_a_bucket_upload_checks_the_indexed_state(gcs_bucket: Any, tmp_path: Path) -> None:
-    storage = GCSStorage(gcs_bucket, "idx")
+    storage = EmulatorGCSStorage(gcs_bucket, "idx")
     wheel = _wheel(tmp_path)
     assert [r.status for r in upload(storage, [wheel])] == ["uploaded"]
     build(storage)  # what the Cloud Function does after the upload

@@ -13,7 +13,7 @@ Each protocol call maps to these JSON API requests (one line, one request; retri
   they arrive (constant memory), crc32c-checked incrementally; the same errors.
 - ``put``: one upload (multipart up to 8 MiB, resumable above) carrying Content-Type and
   Cache-Control, with ``ifGenerationMatch`` when a token is given (``ABSENT`` is ``0``).
-- ``delete``: one DELETE; a conditional one first reads the object's metadata (see ``delete``).
+- ``delete``: one DELETE, with ``ifGenerationMatch`` when a token is given.
 - ``set_metadata``: one objects.patch of the custom metadata.
 
 Retries: every call passes ``DEFAULT_RETRY`` (429, 408, 5xx, connection errors and timeouts,
@@ -37,6 +37,7 @@ exception.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -64,8 +65,7 @@ LIST_PAGE_SIZE = 1000
 """Names per objects.list request (the JSON API's maximum)."""
 
 _LIST_FIELDS = "items(name,size,generation,timeCreated,metadata),nextPageToken"
-# fake-gcs-server has answered 409 where GCS answers 412; both mean "precondition failed"
-_PRECONDITION_FAILED = (exceptions.PreconditionFailed, exceptions.Conflict)
+_PRECONDITION_FAILED: tuple[type[Exception], ...] = (exceptions.PreconditionFailed,)
 # what the client raises once retries are exhausted or for a non-retryable answer
 _CLIENT_ERRORS = (exceptions.GoogleAPIError, requests.RequestException, InvalidResponse)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -105,7 +105,17 @@ def _generation_number(token: str) -> int | None:
 
 
 class GCSStorage:
-    """Objects of one bucket below ``prefix``; object paths are relative to the prefix."""
+    """Objects of one bucket below ``prefix``; object paths are relative to the prefix.
+
+    This class speaks GCS as documented; what fake-gcs-server does differently is handled in
+    ``pypapo.storage.emulator``, which ``from_url`` picks when ``STORAGE_EMULATOR_HOST`` is
+    set."""
+
+    precondition_failed = _PRECONDITION_FAILED
+
+    def _moved(self) -> tuple[type[Exception], ...]:
+        """What a read pinned to a generation raises once that generation is gone."""
+        return (exceptions.NotFound, *self.precondition_failed)
 
     def __init__(
         self,
@@ -134,7 +144,12 @@ class GCSStorage:
         if not bucket_name:
             raise StorageError(f"no bucket in {url!r}")
         client = client if client is not None else new_client()
-        return cls(client.bucket(bucket_name), prefix, retry_timeout=retry_timeout)
+        kind = cls
+        if cls is GCSStorage and os.environ.get("STORAGE_EMULATOR_HOST"):
+            from pypapo.storage.emulator import EmulatorGCSStorage  # noqa: PLC0415 (tests only)
+
+            kind = EmulatorGCSStorage
+        return kind(client.bucket(bucket_name), prefix, retry_timeout=retry_timeout)
 
     def describe(self) -> str:
         return f"gs://{self.bucket.name}/{self.prefix}".rstrip("/")
@@ -218,7 +233,7 @@ class GCSStorage:
                 retry=self.retry,
                 if_generation_match=number,
             )
-        except (exceptions.NotFound, *_PRECONDITION_FAILED) as e:
+        except self._moved() as e:
             raise ObjectChangedError(path, generation) from e
         except exceptions.RequestRangeNotSatisfiable:
             return b""  # start at or past the end: nothing there, as in a file
@@ -240,7 +255,7 @@ class GCSStorage:
                 retry=self.retry,
                 if_generation_match=number,
             )
-        except (exceptions.NotFound, *_PRECONDITION_FAILED) as e:
+        except self._moved() as e:
             raise ObjectChangedError(path, generation) from e
         except (*_CLIENT_ERRORS, DataCorruption) as e:
             raise self._failure("read", path, e) from e
@@ -275,7 +290,7 @@ class GCSStorage:
                 return None  # a token of another storage matches no generation
         try:
             blob.upload_from_string(data, content_type=content_type, retry=self.retry, **kwargs)
-        except _PRECONDITION_FAILED as e:
+        except self.precondition_failed as e:
             if if_token is None:  # no precondition was sent: a 409 is a failure, not "no match"
                 raise self._failure("write", path, e) from e
             return None
@@ -286,23 +301,16 @@ class GCSStorage:
     def delete(self, path: str, *, if_token: str | None = None) -> bool:
         name = self._name(path)
         kwargs: dict[str, Any] = {}
+        if if_token is not None:
+            generation = _generation_number(if_token)
+            if not generation:  # ABSENT ("0"): an absent object cannot be deleted
+                return False
+            kwargs["if_generation_match"] = generation
         try:
-            if if_token is not None:
-                generation = _generation_number(if_token)
-                if not generation:  # ABSENT ("0"): an absent object cannot be deleted
-                    return False
-                kwargs["if_generation_match"] = generation
-                # GCS enforces the precondition on its own; fake-gcs-server ignores it on
-                # deletes, so read the generation first too. One more request, on a rare path
-                # (a project losing its last file), and the emulator's race window shrinks to
-                # the gap between the two requests.
-                current = self.bucket.get_blob(name, retry=self.retry)
-                if current is None or current.generation != generation:
-                    return False
             self.bucket.blob(name).delete(retry=self.retry, **kwargs)
         except exceptions.NotFound:
             return False
-        except _PRECONDITION_FAILED as e:
+        except self.precondition_failed as e:
             if if_token is None:
                 raise self._failure("delete", path, e) from e
             return False
@@ -317,16 +325,15 @@ class GCSStorage:
         blob.metadata = {key: value}
         try:
             blob.patch(retry=self.retry)
-            if value is None and key in (blob.metadata or {}):
-                # fake-gcs-server stores a key patched to null as "" (which would read as a
-                # yank without reason); GCS never gets here. Replace the whole map instead.
-                metadata = {k: v for k, v in blob.metadata.items() if k != key}
-                blob.metadata = metadata
-                blob.update(if_metageneration_match=blob.metageneration, retry=self.retry)
+            self._patched(blob, key, value)
         except exceptions.NotFound as e:
             raise StorageError(f"no such object: {self._url(path)!r}") from e
         except _CLIENT_ERRORS as e:
             raise self._failure("update metadata of", path, e) from e
+
+    def _patched(self, blob: Any, key: str, value: str | None) -> None:
+        """After a metadata patch, with the object as the answer described it (a hook for
+        storages that do not apply the patch as GCS does)."""
 
     def upload_file(
         self,
@@ -354,7 +361,7 @@ class GCSStorage:
                 blob.upload_from_file(
                     source, size=size, content_type=content_type, retry=self.retry, **kwargs
                 )
-        except _PRECONDITION_FAILED as e:
+        except self.precondition_failed as e:
             if not create_only:
                 raise self._failure("upload", path, e) from e
             return None
