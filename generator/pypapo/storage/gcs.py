@@ -1,38 +1,8 @@
 """A Google Cloud Storage bucket (optionally below a prefix) as storage.
 
-Each protocol call maps to these JSON API requests (one line, one request; retries aside):
-
-- ``list``: objects.list pages (1,000 names each) with the prefix, asking only for the fields
-  ``ObjectInfo`` needs; lazily, one request per page.
-- ``stat``: objects.get (metadata). 404 -> ``None``.
-- ``get``: one media GET; the generation (the token) comes back in ``X-Goog-Generation``.
-- ``read_range``: one ranged media GET of the live object with ``ifGenerationMatch=`` (it must
-  still have that generation, also in a bucket keeping old versions), and the served
-  generation (``X-Goog-Generation``) checked; 404/412/other generation -> ``ObjectChangedError``.
-- ``stream``: one media GET conditioned the same way, handed to the sink in 8 KiB pieces as
-  they arrive (constant memory), crc32c-checked incrementally; the same errors.
-- ``put``: one upload (multipart up to 8 MiB, resumable above) carrying Content-Type and
-  Cache-Control, with ``ifGenerationMatch`` when a token is given (``ABSENT`` is ``0``).
-- ``delete``: one DELETE, with ``ifGenerationMatch`` when a token is given.
-- ``set_metadata``: one objects.patch of the custom metadata.
-
-Retries: every call passes ``DEFAULT_RETRY`` (429, 408, 5xx, connection errors and timeouts,
-exponential back-off, bounded by ``retry_timeout``) instead of the client's per-method
-``ConditionalRetryPolicy`` defaults, which retry writes only when a precondition is given.
-Each of our requests is safe to repeat:
-- reads are idempotent; ``stream``/``get`` resume an interrupted body with a range request on
-  the same generation, so the sink never sees a byte twice;
-- conditional puts and deletes are guarded by ``ifGenerationMatch``: a repeat after a lost
-  success answer fails the precondition and reports "did not match" (``None``/``False``). That
-  is a false negative the callers already handle: refresh re-reads, finds its own write and
-  has nothing left to do;
-- unconditional puts write pages, sidecars and distributions whose bytes are a function of
-  their inputs, so a repeat writes the same bytes again (a page overtaken by a newer one is
-  rewritten by the refresh that wrote the newer one, which verifies after its write);
-- unconditional deletes and metadata patches converge to the same end state when repeated
-  (a repeated delete answers 404, reported as ``False``).
-Other failures (403, 400, retries exhausted) raise ``StorageError`` chained to the client's
-exception.
+docs/storage.md is the one description of what each call sends (one JSON API request per call,
+retries aside), how answers map to the protocol, and why every request is safe to retry with
+``DEFAULT_RETRY``; ``tests/test_storage_contract.py`` counts the requests.
 """
 
 from __future__ import annotations
