@@ -4,7 +4,6 @@ substitutions, step graph and shell scripts, and the deployment it performs."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,6 @@ import pytest
 import yaml
 
 from tests.cloudbuild_schema import check_schema
-from tests.conftest import require_tool
 from tests.deploy.conftest import K8S, REPO
 
 CONFIG = REPO / "cloudbuild.yaml"
@@ -144,21 +142,23 @@ def test_one_trigger_per_event_type() -> None:
 def test_index_is_repaired_after_the_triggers_exist() -> None:
     step = _steps()["repair-index"]
     command = step["args"][-1]
-    assert re.search(r"pip install\b.* '\.\[gcs\]'( |$)", command)  # gs:// needs the extra
-    assert "pypapo build gs://${_BUCKET}" in command
-    assert {"triggers"} <= set(step["waitFor"])
+    assert re.search(r"pip install\b.*--require-hashes.* -r function/requirements.txt", command)
+    assert "PYTHONPATH=generator python -m pypapo.cli build gs://${_BUCKET}" in command
+    assert {"function", "triggers"} <= set(step["waitFor"])
 
 
-def test_manifests_are_applied_with_kustomize_on_the_cluster() -> None:
+def test_the_build_rolls_out_its_image_and_applies_no_manifest() -> None:
     step = _steps()["deploy-k8s"]
     script = step["args"][-1]
     assert "gcloud container clusters get-credentials ${_CLUSTER}" in script
-    assert "kubectl apply -k k8s/overlays/" in script
-    assert "resources: [../${_OVERLAY}]" in script
-    default_overlay = _config()["substitutions"]["_OVERLAY"]
-    assert (K8S / "overlays" / default_overlay / "kustomization.yaml").is_file()
-    assert "pypapo-nginx:${BUILD_ID}" in script
+    assert "kubectl apply" not in script  # manifests are an operator's job (docs/deploy.md)
+    assert "kubectl -n pypapo set image deployment/pypapo" in script
+    assert "kubectl -n pypapo rollout status deployment/pypapo" in script
     assert {"push", "repair-index"} <= set(step["waitFor"])
+    # `set image nginx=...` names the Deployment's one container
+    deployment = yaml.safe_load((K8S / "base" / "deployment.yaml").read_text())
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["name"] == "nginx"
 
 
 SCRIPTS = [
@@ -175,24 +175,3 @@ def test_bash_scripts_parse_after_substitution(step_id: str, script: str) -> Non
         ["bash", "-n", "-c", _resolve(script)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
-
-
-def test_generated_overlay_renders(tmp_path: Path) -> None:
-    """The overlay the deploy step writes builds with kustomize against the real tree."""
-    script = _resolve(_steps()["deploy-k8s"]["args"][-1])
-    [heredoc] = re.findall(r"<<YAML\n(.*?)\nYAML\n", script, flags=re.DOTALL)
-    k8s = tmp_path / "k8s"
-    shutil.copytree(K8S, k8s)  # the step writes into the checkout's k8s/overlays
-    (k8s / "overlays" / "cloudbuild").mkdir()
-    (k8s / "overlays" / "cloudbuild" / "kustomization.yaml").write_text(heredoc)
-    result = subprocess.run(
-        [require_tool("kubectl"), "kustomize", str(k8s / "overlays" / "cloudbuild")],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    images = re.findall(r"image: (\S+)", result.stdout)
-    assert images == ["europe-west1-docker.pkg.dev/my-project/pypapo/pypapo-nginx:b-1"]
-    assert "kubectl -n pypapo rollout status deployment/pypapo" in script

@@ -28,6 +28,11 @@ K8S_VERSIONS = ["1.32", "1.35"]
 BASE_FILES = sorted(p.name for p in BASE.glob("*.yaml") if p.name != "kustomization.yaml")
 
 
+def _named(manifests: list[Manifest], kind: str, name: str) -> Manifest:
+    [found] = [m for m in manifests if m["kind"] == kind and m["metadata"]["name"] == name]
+    return found
+
+
 def _pod(manifests: list[Manifest]) -> Manifest:
     template: Manifest = only(manifests, "Deployment")["spec"]["template"]
     return template
@@ -109,7 +114,7 @@ def test_overlay_generated_objects_name_the_namespace_too() -> None:
 
 
 def test_installation_values_live_only_in_the_overlay(rendered: list[Manifest]) -> None:
-    placeholders = {"BUCKET_NAME", "GSA_EMAIL", "USERS_GROUP"}
+    placeholders = {"BUCKET_NAME", "GSA_EMAIL", "USERS_GROUP", "BUILD_SA_EMAIL"}
     base_text = "".join((BASE / name).read_text() for name in BASE_FILES)
     assert all(p in base_text for p in placeholders)
     rendered_text = repr(rendered)
@@ -121,9 +126,14 @@ def test_installation_values_live_only_in_the_overlay(rendered: list[Manifest]) 
     assert sa["metadata"]["annotations"]["iam.gke.io/gcp-service-account"] == (
         "pypapo-reader@my-project.iam.gserviceaccount.com"
     )
-    assert only(rendered, "RoleBinding")["subjects"][0]["name"] == "pypapo-users@example.com"
+    assert _named(rendered, "RoleBinding", "pypapo-users")["subjects"][0]["name"] == (
+        "pypapo-users@example.com"
+    )
+    assert _named(rendered, "RoleBinding", "pypapo-build")["subjects"][0]["name"] == (
+        "pypapo-build@my-project.iam.gserviceaccount.com"
+    )
     [container] = pod["spec"]["containers"]
-    assert container["image"].endswith("-docker.pkg.dev/my-project/pypapo/pypapo-nginx:latest")
+    assert "-docker.pkg.dev/my-project/pypapo/pypapo-nginx" in container["image"]
 
 
 # --- the restricted Pod Security Standard ------------------------------------------------------
@@ -266,7 +276,7 @@ def test_service_account_uses_workload_identity() -> None:
 
 def test_role_grants_exactly_port_forward() -> None:
     manifests = [d for _, d in base_manifests()]
-    role = only(manifests, "Role")
+    role = _named(manifests, "Role", "pypapo-port-forward")
     granted = {
         (group, resource, verb, tuple(rule.get("resourceNames", ())))
         for rule in role["rules"]
@@ -283,13 +293,39 @@ def test_role_grants_exactly_port_forward() -> None:
     assert not [m for m in manifests if m["kind"] in {"ClusterRole", "ClusterRoleBinding"}]
 
 
+def test_the_build_may_only_roll_the_deployments_image() -> None:
+    """Cloud Build changes the image of the one Deployment and watches the rollout; the
+    manifests themselves (RBAC, NetworkPolicy) are applied by an operator, never by CI."""
+    manifests = [d for _, d in base_manifests()]
+    role = _named(manifests, "Role", "pypapo-deployer")
+    granted = {
+        (resource, verb, tuple(rule.get("resourceNames", ())))
+        for rule in role["rules"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+    assert granted == {
+        ("deployments", "get", ("pypapo",)),
+        ("deployments", "patch", ("pypapo",)),
+        ("deployments", "list", ()),
+        ("deployments", "watch", ()),
+        ("replicasets", "get", ()),
+        ("replicasets", "list", ()),
+        ("replicasets", "watch", ()),
+    }
+    binding = _named(manifests, "RoleBinding", "pypapo-build")
+    assert binding["roleRef"]["name"] == "pypapo-deployer"
+    [subject] = binding["subjects"]
+    assert (subject["kind"], subject["name"]) == ("User", "BUILD_SA_EMAIL")
+
+
 def test_role_binding_names_one_google_group() -> None:
     manifests = [d for _, d in base_manifests()]
-    binding = only(manifests, "RoleBinding")
+    binding = _named(manifests, "RoleBinding", "pypapo-users")
     assert binding["roleRef"] == {
         "apiGroup": "rbac.authorization.k8s.io",
         "kind": "Role",
-        "name": only(manifests, "Role")["metadata"]["name"],
+        "name": "pypapo-port-forward",
     }
     [subject] = binding["subjects"]
     assert subject["kind"] == "Group"
