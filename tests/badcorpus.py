@@ -69,7 +69,8 @@ def tar_gz(
     links: dict[str, tuple[bytes, str]] | None = None,
     dirs: tuple[str, ...] = (),
 ) -> bytes:
-    """A gzipped tar; ``links`` maps a name to (tar type, link target)."""
+    """A gzipped tar; ``links`` maps a name to (tar type, link target). Directories and links
+    come first, then ``members`` in order: the tar is walked only up to its PKG-INFO."""
     buf = io.BytesIO()
     with (
         gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz,
@@ -79,15 +80,15 @@ def tar_gz(
             info = tarfile.TarInfo(name)
             info.type = tarfile.DIRTYPE
             tf.addfile(info)
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
         for name, (kind, target) in (links or {}).items():
             info = tarfile.TarInfo(name)
             info.type = kind
             info.linkname = target
             tf.addfile(info)
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
     return buf.getvalue()
 
 
@@ -150,6 +151,7 @@ def truncated_wheel() -> Case:
 
 
 def truncated_sdist() -> Case:
+    """Cut after its PKG-INFO: the tar walk has what it needs, the gzip CRC does not."""
     data = sdist_bytes(SampleProject("trunc", "1.0"))
     return Case("up/trunc-1.0.tar.gz", data[: len(data) // 2], "unreadable archive")
 
@@ -254,7 +256,7 @@ def sdist_without_pkg_info() -> Case:
 
 
 def sdist_two_top_dirs() -> Case:
-    data = tar_gz({"tops-1.0/PKG-INFO": metadata("tops", "1.0"), "elsewhere/x.py": b""})
+    data = tar_gz({"elsewhere/x.py": b"", "tops-1.0/PKG-INFO": metadata("tops", "1.0")})
     return Case("up/tops-1.0.tar.gz", data, "more than one top-level directory")
 
 
@@ -498,12 +500,12 @@ def zip_member_absolute() -> Case:
 
 
 def tar_member_dotdot() -> Case:
-    data = tar_gz({"tdot-1.0/PKG-INFO": metadata("tdot", "1.0"), "tdot-1.0/../../evil": b"x"})
+    data = tar_gz({"tdot-1.0/../../evil": b"x", "tdot-1.0/PKG-INFO": metadata("tdot", "1.0")})
     return Case("up/tdot-1.0.tar.gz", data, "unsafe member: path with '..'")
 
 
 def tar_member_absolute() -> Case:
-    data = tar_gz({"tabs-1.0/PKG-INFO": metadata("tabs", "1.0"), "/etc/cron.d/evil": b"x"})
+    data = tar_gz({"/etc/cron.d/evil": b"x", "tabs-1.0/PKG-INFO": metadata("tabs", "1.0")})
     return Case("up/tabs-1.0.tar.gz", data, "unsafe member: absolute path")
 
 
@@ -534,6 +536,38 @@ def tar_pkg_info_is_symlink() -> Case:
 def tar_pkg_info_is_directory() -> Case:
     data = tar_gz({"tdir-1.0/PKG-INFO/x": b""}, dirs=("tdir-1.0/PKG-INFO",))
     return Case("up/tdir-1.0.tar.gz", data, "is not a regular file")
+
+
+def tar_sparse_member() -> Case:
+    """Sparse members rely on GNU extensions; PyPI refuses them in sdists."""
+    sparse = hostile.tar_header("tsparse-1.0/holes", 0, tarfile.GNUTYPE_SPARSE)
+    pkg_info = hostile.tar_member("tsparse-1.0/PKG-INFO", metadata("tsparse", "1.0"))
+    data = gzip.compress(sparse + pkg_info + bytes(1024), mtime=0)
+    return Case("up/tsparse-1.0.tar.gz", data, "sparse member 'tsparse-1.0/holes'")
+
+
+def tar_bomb_after_pkg_info() -> Case:
+    """1 GiB of zeros in a 1 MiB file after a valid PKG-INFO (4 GiB in 4 MiB took 166 s):
+    refused once 64 MiB are inflated."""
+    return _tar_bomb("tbomb", pkg_info_first=True)
+
+
+def tar_bomb_before_pkg_info() -> Case:
+    return _tar_bomb("tbombfirst", pkg_info_first=False)
+
+
+def _tar_bomb(name: str, *, pkg_info_first: bool) -> Case:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = hostile.tar_bomb(Path(tmp), 1 << 30, pkg_info_first=pkg_info_first, name=name)
+        data = path.read_bytes()
+    return Case(f"up/{name}-1.0.tar.gz", data, "a decompression bomb")
+
+
+def crowded_sdist() -> Case:
+    """100,000 members before PKG-INFO (hatchling writes it last): a header parse each."""
+    with tempfile.TemporaryDirectory() as tmp:
+        data = hostile.crowded_sdist(Path(tmp), 100_000, "crowded").read_bytes()
+    return Case("up/crowded-1.0.tar.gz", data, "more than 100000 members before its PKG-INFO")
 
 
 def upload_into_simple() -> Case:
@@ -640,6 +674,10 @@ KINDS: dict[str, Callable[[], Case]] = {
         tar_hardlink_escapes,
         tar_pkg_info_is_symlink,
         tar_pkg_info_is_directory,
+        tar_sparse_member,
+        tar_bomb_after_pkg_info,
+        tar_bomb_before_pkg_info,
+        crowded_sdist,
         upload_into_simple,
         upload_into_browse,
         forged_project_page,
@@ -651,4 +689,4 @@ KINDS: dict[str, Callable[[], Case]] = {
 }
 """Every kind by name, in a stable order (test ids)."""
 
-SLOW_KINDS = frozenset({"thousands_of_files", "zip_more_members_than_declared"})
+SLOW_KINDS = frozenset({"thousands_of_files", "zip_more_members_than_declared", "crowded_sdist"})

@@ -10,12 +10,16 @@ Wheels are checked as pip checks them before installing (``pip._internal.utils.w
 from __future__ import annotations
 
 import email.parser
+import functools
 import io
 import posixpath
+import re
 import struct
 import tarfile
+import time
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
@@ -23,6 +27,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from pypapo.errors import (
+    BadDistributionError,
     InvalidArchiveError,
     MetadataMismatchError,
     MissingMetadataError,
@@ -43,6 +48,22 @@ fit. Bounding its size also bounds the member count whatever the end record clai
 reads entries until the declared size is used up, not until the declared count."""
 MAX_WHEEL_FILE = 64 << 10
 """A WHEEL file is a few headers and one Tag line per platform: a thousand tags fit."""
+
+MAX_TAR_MEMBERS = MAX_ZIP_MEMBERS
+"""Members before PKG-INFO (hatchling, flit and poetry write it last): each costs a header
+parse in Python, about 5 µs."""
+MAX_INFLATE_RATIO = 50
+MIN_INFLATE_CHECKED = 64 << 20
+"""An sdist may inflate to 50 times its size, or 64 MiB if that is more: warehouse's rule
+for zips (COMPRESSION_RATIO_THRESHOLD, COMPRESSION_RATIO_MIN_SIZE), which it notes it lacks
+for tars. Source compresses 3-10 times; a 4 MiB file inflating to 4 GiB is a bomb."""
+SDIST_SECONDS = 8.0
+"""CPU time one sdist may take to inflate and walk: the backstop of the bounds above, which
+let a 1 GiB sdist (PyPI's largest allowed upload) inflate for longer than the Cloud Function
+could wait. Zlib inflates 0.5-1.5 GB/s here."""
+MAX_EXTENDED_HEADER = 1 << 20
+"""A pax or GNU long-name header: file names and link targets, not data."""
+_STEP = 1 << 20
 
 _ARCHIVE_ERRORS = (
     zipfile.BadZipFile,
@@ -66,16 +87,30 @@ def _unsafe_member(name: str) -> str | None:
     return None
 
 
+def is_zip(dist: DistName) -> bool:
+    """Wheels and ``.zip`` sdists are zips; ``.tar.gz`` sdists are read by ``SdistScanner``."""
+    return dist.kind == "wheel" or dist.filename.endswith(".zip")
+
+
 def read_core_metadata(path: str, dist: DistName, fileobj: IO[bytes]) -> bytes:
     """The bytes of the distribution's METADATA (wheel) or top-level PKG-INFO (sdist)."""
-    try:
-        if dist.kind == "wheel" or dist.filename.endswith(".zip"):
-            return _from_zip(path, dist, fileobj)
+    if not is_zip(dist):
         return _from_tar(path, fileobj)
-    except (InvalidArchiveError, MissingMetadataError, TooLargeError):
+    try:
+        return _from_zip(path, dist, fileobj)
+    except BadDistributionError:
         raise
     except _ARCHIVE_ERRORS as e:
         raise InvalidArchiveError(path, f"unreadable archive ({type(e).__name__}: {e})") from e
+
+
+def _from_tar(path: str, fileobj: IO[bytes]) -> bytes:
+    size = fileobj.seek(0, io.SEEK_END)
+    fileobj.seek(0)
+    scanner = SdistScanner(path, size)
+    while not scanner.done and (chunk := fileobj.read(_STEP)):
+        scanner.feed(chunk)
+    return scanner.finish()
 
 
 def _read_bounded(
@@ -271,38 +306,268 @@ def _check_wheel_version(path: str, raw: bytes) -> None:
         raise UnsupportedWheelError(path, f"Wheel-Version {value.strip()} is not 1.x")
 
 
-def _from_tar(path: str, fileobj: IO[bytes]) -> bytes:
-    # Stream mode reads strictly forward, so the caller's buffered head usually suffices.
-    try:
-        tf = tarfile.open(fileobj=fileobj, mode="r|*")  # noqa: SIM115 (closed below)
-    except tarfile.TarError as e:
-        raise InvalidArchiveError(path, f"not a tar archive ({e})") from e
-    found: bytes | None = None
-    tops: set[str] = set()
-    with tf:
-        for member in tf:
-            if reason := _unsafe_member(member.name):
-                raise InvalidArchiveError(path, f"unsafe member: {reason}")
-            if (member.issym() or member.islnk()) and (
-                reason := _unsafe_link(member.name, member.linkname, hard=member.islnk())
-            ):
-                raise InvalidArchiveError(path, f"unsafe link: {reason}")
-            parts = member.name.strip("/").split("/")
-            tops.add(parts[0])
-            if len(parts) == 2 and parts[1] == "PKG-INFO" and found is None:
-                if not member.isfile():
-                    raise InvalidArchiveError(path, f"{member.name} is not a regular file")
-                if member.size > MAX_METADATA_BYTES:
-                    raise TooLargeError(path, f"{member.name} declares {member.size} bytes")
-                stream = tf.extractfile(member)
-                if stream is None:  # pragma: no cover - isfile() guarantees a stream
-                    raise InvalidArchiveError(path, f"cannot read {member.name}")
-                found = _read_bounded(path, member.name, stream)
-    if found is None:
-        raise MissingMetadataError(path, "no <top>/PKG-INFO in archive")
-    if len(tops) > 1:
-        raise InvalidArchiveError(path, f"more than one top-level directory: {sorted(tops)[:3]}")
-    return found
+# -- tar.gz sdists ------------------------------------------------------------------------
+
+
+class SdistScanner:
+    """Finds ``<top>/PKG-INFO`` in a ``.tar.gz`` fed in chunks of any size, as a storage
+    stream delivers it, so that the read that hashes an sdist is the only read of it.
+
+    The tar is walked up to PKG-INFO and no further. The rest of the gzip stream is still
+    inflated, without looking at it, for its CRC: an sdist cut short or corrupted after its
+    PKG-INFO would otherwise be indexed and fail only in pip. Inflating is bounded by a
+    decompression budget and a CPU-time budget. Errors are kept and raised by ``finish``:
+    a stream sink must not act before the whole read is known to be of one generation."""
+
+    def __init__(self, path: str, size: int) -> None:
+        self.path = path
+        self._budget = max(MIN_INFLATE_CHECKED, MAX_INFLATE_RATIO * size)
+        self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip framing only
+        self._start = b""  # the first bytes, until they show gzip's magic and method
+        self._trailing = False  # past the gzip member that ended the tar
+        self._inflated = 0
+        self._cpu = 0.0
+        self._error: BadDistributionError | None = None
+        self._tar = _TarWalk(path)
+
+    @property
+    def done(self) -> bool:
+        """Nothing more needs reading: a verdict is in, or the gzip stream has ended."""
+        return self._error is not None or (self._tar.finished and self._trailing)
+
+    def feed(self, chunk: bytes) -> None:
+        if self.done or not chunk:
+            return
+        start = time.thread_time()
+        try:
+            if len(self._start) < len(_GZIP):
+                self._check_gzip(chunk)
+            self._inflate(chunk, start)
+        except BadDistributionError as e:
+            self._error = e
+        except zlib.error as e:  # a gzip stream, so no wrong file type: a broken one
+            self._error = InvalidArchiveError(self.path, f"unreadable archive ({e})")
+        except (tarfile.TarError, ValueError) as e:
+            self._error = self._unreadable(f"{type(e).__name__}: {e}")
+        self._cpu += time.thread_time() - start
+
+    def _check_gzip(self, chunk: bytes) -> None:
+        # before zlib sees it: zlib's errors cannot tell another format from a broken stream
+        self._start += chunk[: len(_GZIP) - len(self._start)]
+        if not _GZIP.startswith(self._start):
+            raise InvalidArchiveError(self.path, "not a tar archive (not gzip-compressed)")
+
+    def finish(self) -> bytes:
+        """PKG-INFO's bytes, or the ``BadDistributionError`` the stream earned."""
+        if self._error is not None:
+            raise self._error
+        if self._tar.pkg_info is None:
+            if not self._start:
+                raise InvalidArchiveError(self.path, "not a tar archive (empty file)")
+            raise self._unreadable("the tar ends before its PKG-INFO")
+        if not self._trailing:
+            raise self._unreadable("the gzip stream ends early")
+        return self._tar.pkg_info
+
+    def _unreadable(self, why: str) -> InvalidArchiveError:
+        if self._tar.headers == 0:
+            return InvalidArchiveError(self.path, f"not a tar archive ({why})")
+        return InvalidArchiveError(self.path, f"unreadable archive ({why})")
+
+    def _inflate(self, data: bytes, start: float) -> None:
+        # at most _STEP bytes out per call: a bomb never sits whole in memory
+        while not self._trailing:
+            out = self._inflater.decompress(data, _STEP)
+            data = self._inflater.unconsumed_tail
+            self._take(out)
+            if self._inflater.eof:
+                data = self._next_member(self._inflater.unused_data + data)
+            elif not data and len(out) < _STEP:
+                return
+            if self._cpu + time.thread_time() - start > SDIST_SECONDS:
+                raise TooLargeError(
+                    self.path, f"took more than {SDIST_SECONDS} s of CPU to decompress"
+                )
+
+    def _next_member(self, rest: bytes) -> bytes:
+        """After a gzip member: further members continue the stream while the tar needs them,
+        as GzipFile reads them; what follows the tar's end, tarfile never reads either."""
+        if self._tar.finished:
+            self._trailing = True
+            return b""
+        self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        return rest
+
+    def _take(self, out: bytes) -> None:
+        self._inflated += len(out)
+        if self._inflated > self._budget:
+            raise TooLargeError(
+                self.path,
+                f"decompresses to more than {self._budget:,} bytes (over {MAX_INFLATE_RATIO} "
+                "times its size): a decompression bomb",
+            )
+        if not self._tar.finished:
+            self._tar.feed(out)
+
+
+_GZIP = b"\x1f\x8b\x08"  # magic, then deflate: the only method gzip defines
+_ZERO_BLOCK = bytes(tarfile.BLOCKSIZE)
+_EXTENDED = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE)
+_GNU_LONG = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK)
+_PAX_RECORD = re.compile(rb"(\d+) ([^=]+)=")
+
+
+class _TarWalk:
+    """The tar's headers, block by block, up to PKG-INFO: ``tarfile``'s own parsing of each
+    header (``TarInfo.frombuf``) and its rules for pax and GNU extended headers, driven by
+    whatever bytes arrive instead of by reads."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.pkg_info: bytes | None = None
+        self.finished = False  # PKG-INFO read, or the end of the archive
+        self.headers = 0
+        self._members = 0
+        self._tops: set[str] = set()
+        self._buffer = bytearray()
+        self._need = tarfile.BLOCKSIZE
+        self._skip = 0
+        self._then: Callable[[bytes], None] = self._header
+        self._padding = 0
+        self._pending: dict[str, str] = {}  # from extended headers, for the next member
+        self._global: dict[str, str] = {}
+
+    def feed(self, data: bytes) -> None:
+        view = memoryview(data)
+        at = 0
+        while at < len(view) and not self.finished:
+            if self._skip:
+                step = min(self._skip, len(view) - at)
+                self._skip -= step
+                at += step
+                continue
+            step = min(self._need - len(self._buffer), len(view) - at)
+            self._buffer += view[at : at + step]
+            at += step
+            if len(self._buffer) == self._need:
+                block = bytes(self._buffer)
+                self._buffer.clear()
+                self._complete(block)
+
+    def _expect(self, size: int, then: Callable[[bytes], None]) -> None:
+        """Hand the next ``size`` bytes to ``then``; the padding to the next block is skipped."""
+        self._need, self._then, self._padding = size, then, -size % tarfile.BLOCKSIZE
+        if size == 0:
+            self._complete(b"")
+
+    def _complete(self, data: bytes) -> None:
+        then = self._then
+        self._need, self._then = tarfile.BLOCKSIZE, self._header
+        self._skip, self._padding = self._padding, 0
+        then(data)
+
+    def _header(self, block: bytes) -> None:
+        if block == _ZERO_BLOCK:  # the end of the archive, as tarfile reads it
+            self.finished = True
+            raise MissingMetadataError(self.path, "no <top>/PKG-INFO in archive")
+        info = tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
+        self.headers += 1
+        if info.type in _EXTENDED or info.type in _GNU_LONG:
+            if info.size > MAX_EXTENDED_HEADER:
+                raise TooLargeError(self.path, f"extended header of {info.size} bytes")
+            self._expect(info.size, functools.partial(self._extended, info.type))
+        else:
+            self._member(info)
+
+    def _extended(self, kind: bytes, data: bytes) -> None:
+        if kind == tarfile.GNUTYPE_LONGNAME:
+            self._pending.setdefault("path", _nul_terminated(data))
+        elif kind == tarfile.GNUTYPE_LONGLINK:
+            self._pending.setdefault("linkpath", _nul_terminated(data))
+        elif kind == tarfile.XGLTYPE:
+            self._global.update(_pax_records(data))
+        else:
+            # as tarfile: the first extended header before a member wins
+            for key, value in {**self._global, **_pax_records(data)}.items():
+                self._pending.setdefault(key, value)
+
+    def _member(self, info: tarfile.TarInfo) -> None:
+        sparse = _apply_pending(info, self._pending)
+        self._pending = {}
+        self._members += 1
+        if self._members > MAX_TAR_MEMBERS:
+            raise TooLargeError(
+                self.path, f"more than {MAX_TAR_MEMBERS} members before its PKG-INFO"
+            )
+        if sparse or info.type == tarfile.GNUTYPE_SPARSE:
+            raise InvalidArchiveError(self.path, f"sparse member {info.name!r} (as on PyPI)")
+        _check_tar_member(self.path, info)
+        parts = info.name.strip("/").split("/")
+        self._tops.add(parts[0])
+        if len(parts) == 2 and parts[1] == "PKG-INFO":
+            self._pkg_info(info)
+        elif info.isreg() or info.type not in tarfile.SUPPORTED_TYPES:
+            self._skip = info.size + (-info.size % tarfile.BLOCKSIZE)  # as tarfile skips data
+
+    def _pkg_info(self, info: tarfile.TarInfo) -> None:
+        if not info.isfile():
+            raise InvalidArchiveError(self.path, f"{info.name} is not a regular file")
+        if info.size > MAX_METADATA_BYTES:
+            raise TooLargeError(self.path, f"{info.name} declares {info.size} bytes")
+        if len(self._tops) > 1:
+            tops = sorted(self._tops)[:3]
+            raise InvalidArchiveError(self.path, f"more than one top-level directory: {tops}")
+        self._expect(info.size, self._found)
+
+    def _found(self, data: bytes) -> None:
+        self.pkg_info = data
+        self.finished = True
+
+
+def _check_tar_member(path: str, info: tarfile.TarInfo) -> None:
+    if info.size < 0:
+        raise InvalidArchiveError(path, f"member {info.name!r} has a negative size")
+    if reason := _unsafe_member(info.name):
+        raise InvalidArchiveError(path, f"unsafe member: {reason}")
+    if (info.issym() or info.islnk()) and (
+        reason := _unsafe_link(info.name, info.linkname, hard=info.islnk())
+    ):
+        raise InvalidArchiveError(path, f"unsafe link: {reason}")
+
+
+def _apply_pending(info: tarfile.TarInfo, pending: dict[str, str]) -> bool:
+    """What tarfile takes from pax and GNU extended headers into the member they precede;
+    whether they make it a (pax) sparse member."""
+    if "path" in pending:
+        info.name = pending["path"]
+    if "linkpath" in pending:
+        info.linkname = pending["linkpath"]
+    if "size" in pending:
+        try:
+            info.size = int(pending["size"])
+        except ValueError:
+            info.size = 0  # as tarfile
+    return any(key.startswith("GNU.sparse.") for key in pending)
+
+
+def _nul_terminated(data: bytes) -> str:
+    return data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+
+
+def _pax_records(data: bytes) -> dict[str, str]:
+    """``"<length> <key>=<value>\\n"`` records, framed as tarfile checks them."""
+    records: dict[str, str] = {}
+    at = 0
+    while at < len(data) and data[at] != 0:
+        match = _PAX_RECORD.match(data, at)
+        length = int(match.group(1)) if match else 0
+        end = at + length - 1
+        if match is None or length < 5 or end >= len(data) or data[end] != 0x0A:
+            raise tarfile.HeaderError("invalid pax header")
+        key = match.group(2).decode("utf-8", "surrogateescape")
+        records[key] = data[match.end() : end].decode("utf-8", "surrogateescape")
+        at = end + 1
+    return records
 
 
 def _unsafe_link(name: str, target: str, *, hard: bool) -> str | None:

@@ -1,7 +1,8 @@
 """Turn one distribution object into its ``FileRecord`` and PEP 658 metadata bytes.
 
-One streaming read hashes the object (pinned to the generation ``stat`` saw); the archive is
-then parsed from the buffered head and tail, with ranged reads only for what lies between.
+One streaming read hashes the object (pinned to the generation ``stat`` saw). A ``.tar.gz`` is
+parsed during that read; a zip afterwards, from the buffered head and tail, with ranged reads
+only for what lies between. No object is read twice in full.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import io
 from dataclasses import dataclass
 from typing import IO
 
-from pypapo.archive import read_core_metadata
+from pypapo.archive import SdistScanner, is_zip, read_core_metadata
 from pypapo.layout import DistName, parse_dist_filename
 from pypapo.metadata import check_matches_filename, parse_core_metadata, serves_sidecar
 from pypapo.model import FileRecord, format_upload_time
@@ -35,6 +36,19 @@ def yank_reason(info: ObjectInfo) -> str | None:
 def parse_distribution(storage: Storage, info: ObjectInfo) -> Parsed:
     """Read and validate the object; raises a ``BadDistributionError`` naming it on bad input."""
     dist = parse_dist_filename(info.path)
+    read = _read_zip if is_zip(dist) else _read_tar
+    digest, raw = read(storage, info, dist)
+    return parsed_from(info, dist, digest.hexdigest(), digest.size, raw)
+
+
+def _read_tar(storage: Storage, info: ObjectInfo, dist: DistName) -> tuple[StreamDigest, bytes]:
+    scanner = SdistScanner(info.path, info.size)
+    digest = StreamDigest(head=0, tail=0, also=scanner.feed)
+    storage.stream(info.path, info.generation, digest)
+    return digest, scanner.finish()  # only now: the stream has proved it read one generation
+
+
+def _read_zip(storage: Storage, info: ObjectInfo, dist: DistName) -> tuple[StreamDigest, bytes]:
     digest = StreamDigest()
     storage.stream(info.path, info.generation, digest)
     fileobj: IO[bytes]
@@ -48,8 +62,7 @@ def parse_distribution(storage: Storage, info: ObjectInfo) -> Parsed:
             lambda start, end: storage.read_range(info.path, start, end, info.generation),
         )
         fileobj = io.BufferedReader(view, buffer_size=1 << 16)
-    raw = read_core_metadata(info.path, dist, fileobj)
-    return parsed_from(info, dist, digest.hexdigest(), digest.size, raw)
+    return digest, read_core_metadata(info.path, dist, fileobj)
 
 
 def parsed_from(info: ObjectInfo, dist: DistName, sha256: str, size: int, raw: bytes) -> Parsed:

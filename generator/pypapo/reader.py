@@ -1,9 +1,10 @@
 """Read one distribution from storage in a single streaming pass: hash, size and core metadata.
 
-The stream feeds sha256 while keeping the first ``HEAD`` and last ``TAIL`` bytes. Wheels keep
-their central directory and ``.dist-info`` at the end and sdists their PKG-INFO at the start, so
-the archive parser almost always finds what it needs in those buffers; anything else is fetched
-with a ranged read pinned to the same generation. Memory stays bounded for any file size.
+The stream feeds sha256 while keeping the first ``HEAD`` and last ``TAIL`` bytes. Zips (wheels,
+zip sdists) keep their central directory and ``.dist-info`` at the end, so the archive parser
+almost always finds what it needs in those buffers; anything else is fetched with a ranged read
+pinned to the same generation. A ``.tar.gz`` can only be read forwards, so it is parsed during
+the stream itself (``also``), keeping no buffer. Memory stays bounded for any file size.
 """
 
 from __future__ import annotations
@@ -21,10 +22,13 @@ FETCH = 1 << 20
 class StreamDigest:
     """A sink for ``Storage.stream``: sha256, size, and the head and tail of the bytes."""
 
-    def __init__(self, head: int = HEAD, tail: int = TAIL) -> None:
+    def __init__(
+        self, head: int = HEAD, tail: int = TAIL, also: Callable[[bytes], None] | None = None
+    ) -> None:
         self._sha = hashlib.sha256()
         self._head_limit = head
         self._tail_limit = tail
+        self._also = also
         self.size = 0
         self.head = bytearray()
         self._tail = bytearray()
@@ -32,6 +36,8 @@ class StreamDigest:
     def __call__(self, chunk: bytes) -> None:
         self._sha.update(chunk)
         self.size += len(chunk)
+        if self._also is not None:
+            self._also(chunk)
         if len(self.head) < self._head_limit:
             self.head += chunk[: self._head_limit - len(self.head)]
         self._tail += chunk
