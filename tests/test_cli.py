@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import re
+import resource
+import signal
+import socket
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pypapo import cli
 from pypapo.cli import main
-from pypapo.layout import page_path
+from pypapo.errors import ConflictError
+from pypapo.layout import TMP_PREFIX, page_path
 from tests.conftest import add_wheel
 
 
@@ -65,3 +75,126 @@ def test_ctrl_c_exits_130_with_one_line(
     monkeypatch.setattr(cli, "build", interrupted)
     assert cli.main(["build", str(tmp_path)]) == 130
     assert capsys.readouterr().err == "pypapo: interrupted\n"
+
+
+# -- errors that stop a command: one line each, never a traceback ----------------------------
+
+
+def _pypapo(*args: str, file_size_limit: int | None = None) -> subprocess.CompletedProcess[str]:
+    """``pypapo ARGS`` in a child process; with ``file_size_limit`` no file it writes may grow
+    past that many bytes, the way a full disk stops a write (EFBIG; SIGXFSZ is ignored)."""
+
+    def limit() -> None:
+        if file_size_limit is not None:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, resource.RLIM_INFINITY))
+
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("pypapo")), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        # runs between fork and exec: setrlimit and signal take no lock a thread could hold
+        preexec_fn=limit,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+
+
+def _temporaries(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.name.startswith(TMP_PREFIX)]
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    add_wheel(tmp_path, "ok", "1.0")
+    done = _pypapo("build", str(tmp_path), file_size_limit=300)
+    assert done.returncode == cli.EXIT_FAILED
+    assert re.fullmatch(
+        rf"pypapo: error: {re.escape(str(tmp_path))}/\S+: File too large\n", done.stderr
+    )
+    assert _temporaries(tmp_path) == []
+
+
+def test_broken_yank_markers_neither_crash_nor_hang_a_build(tmp_path: Path) -> None:
+    bad = add_wheel(tmp_path, "bad", "1.0")
+    Path(f"{bad}.yanked").write_bytes(b"\xff\xfe CVE-1\n")
+    fifo = add_wheel(tmp_path, "fifo", "1.0")
+    os.mkfifo(f"{fifo}.yanked")
+    done = _pypapo("build", str(tmp_path))
+    assert (done.returncode, done.stderr) == (0, "")
+    [bad_file] = json.loads((tmp_path / page_path("bad", "json")).read_bytes())["files"]
+    assert bad_file["yanked"] == "\ufffd\ufffd CVE-1"
+    [fifo_file] = json.loads((tmp_path / page_path("fifo", "json")).read_bytes())["files"]
+    assert fifo_file["yanked"] is False
+
+
+def _refuse_root(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The root folder cannot be read (as root, chmod would not stop the tests)."""
+    real_scandir = os.scandir
+
+    def scandir(path: Any) -> Any:
+        if os.fspath(path) == str(root):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+
+
+def test_an_unreadable_folder_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_wheel(tmp_path, "ok", "1.0")
+    _refuse_root(tmp_path, monkeypatch)
+    assert main(["build", str(tmp_path)]) == cli.EXIT_FAILED
+    assert capsys.readouterr().err == f"pypapo: error: {tmp_path}: Permission denied\n"
+    assert not (tmp_path / "simple").exists()  # no empty index that looks fine
+
+
+def test_serve_on_a_file_is_one_line(tmp_path: Path) -> None:
+    file = tmp_path / "file"
+    file.write_text("not a folder")
+    done = _pypapo("serve", str(file))
+    assert (done.returncode, done.stderr) == (
+        cli.EXIT_FAILED,
+        f"pypapo: error: {file}: Not a directory\n",
+    )
+
+
+def test_serve_on_a_busy_port_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["serve", str(tmp_path), "--port", str(port)]) == cli.EXIT_FAILED
+    assert capsys.readouterr().err == (f"pypapo: error: 127.0.0.1:{port}: Address already in use\n")
+
+
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [
+        (OSError(errno.EROFS, "Read-only file system", "/x/a"), "/x/a: Read-only file system"),
+        (OSError(errno.ENOSPC, "No space left on device"), "No space left on device"),
+        (
+            OSError(errno.EACCES, "Permission denied", "/x/.tmp", None, "/x/a"),
+            "/x/a: Permission denied",
+        ),
+        (ConflictError("simple/a/.state.json", 8), "gave up after 8 conflicting attempts"),
+    ],
+)
+def test_any_os_error_of_a_command_is_one_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    error: Exception,
+    line: str,
+) -> None:
+    def failing(*args: object, **kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr(cli, "build", failing)
+    assert main(["build", str(tmp_path)]) == cli.EXIT_FAILED
+    err = capsys.readouterr().err
+    assert err.startswith(f"pypapo: error: {line}")
+    assert err.count("\n") == 1

@@ -1,11 +1,14 @@
 """The ``pypapo`` command: parse arguments, call the library, report. Exit codes:
-0 all well, 1 something was skipped or failed (each reason printed), 2 usage error,
-130 interrupted (Ctrl-C).
+0 all well; 1 something was skipped or failed: each skipped file with its reason, or one line
+``pypapo: error: WHAT: REASON`` for an error that stopped the command (a full disk, a folder
+that cannot be read or written, a storage request that failed); 2 usage error; 130 interrupted
+(Ctrl-C). An error of the environment never shows a traceback; only a bug in pypapo does.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import os
@@ -16,15 +19,38 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pypapo import __version__
+from pypapo.build import build
+from pypapo.errors import ConflictError
 from pypapo.layout import looks_like_distribution
-from pypapo.refresh import Report, build, refresh
+from pypapo.refresh import refresh
+from pypapo.report import Report
 from pypapo.storage import YANK_KEY, Storage, StorageError, open_storage
 from pypapo.storage.local import LocalStorage
 
 log = logging.getLogger("pypapo")
 
 EXIT_OK, EXIT_SKIPPED, EXIT_USAGE = 0, 1, 2
+EXIT_FAILED = EXIT_SKIPPED  # one code for "not everything was done", whatever stopped it
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+
+
+class UsageError(Exception):
+    """An argument argparse cannot check (a command checks it before doing anything)."""
+
+
+def describe_os_error(e: OSError) -> str:
+    """``WHAT: REASON`` for an ``OSError``: the file it names (the destination, for a rename
+    or link), then the system's reason; just the reason when it names nothing."""
+    what = e.filename2 if e.filename2 is not None else e.filename
+    reason = e.strerror or str(e)
+    if what is None:
+        return reason
+    return f"{os.fsdecode(what) if isinstance(what, str | bytes) else what}: {reason}"
+
+
+def describe_error(e: Exception) -> str:
+    """One line for an error that stopped a command (not a bug in pypapo)."""
+    return describe_os_error(e) if isinstance(e, OSError) else str(e)
 
 
 def _summary(report: Report, what: str) -> str:
@@ -131,7 +157,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from pypapo.serve import IndexServer  # noqa: PLC0415 (keeps watchfiles off other commands)
 
     root = Path(args.dir)
-    root.mkdir(parents=True, exist_ok=True)
+    _make_folder(root)
     if args.demo and not any(looks_like_distribution(p.name) for p in root.rglob("*")):
         for written in write_demo(root / "demo"):
             print(f"wrote demo package {written}")
@@ -153,6 +179,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         server.stop()
     return EXIT_OK
+
+
+def _make_folder(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a file of that name: say what is wrong with it, not "exists"
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path)) from None
 
 
 EXTRA_COMMANDS: tuple[str, ...] = (
@@ -219,13 +252,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
-    except StorageError as e:
-        print(f"pypapo: error: {e}", file=sys.stderr)
-        return EXIT_SKIPPED
+    except UsageError as e:
+        return _error(str(e), EXIT_USAGE)
+    except (OSError, StorageError, ConflictError) as e:
+        # the environment failed (a full disk, a refused permission), not pypapo: one line
+        return _error(describe_error(e), EXIT_FAILED)
     except KeyboardInterrupt:
         # every write is atomic and every step repeatable: the next run picks up from here
         print("pypapo: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _error(line: str, code: int) -> int:
+    print(f"pypapo: error: {line}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

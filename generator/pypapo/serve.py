@@ -11,6 +11,7 @@ import logging
 import mimetypes
 import os
 import shutil
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
@@ -21,11 +22,13 @@ from urllib.parse import unquote, urlsplit
 import watchfiles
 
 from pypapo import render
+from pypapo.cli import describe_error, describe_os_error
+from pypapo.errors import ConflictError
 from pypapo.layout import BROWSE_PREFIX, INDEX_PREFIX, SIDECAR_SUFFIX, YANK_MARKER_SUFFIX
 from pypapo.negotiation import choose_format
 from pypapo.refresh import refresh
 from pypapo.report import Report
-from pypapo.storage import FILE_CACHE_CONTROL, PAGE_CACHE_CONTROL
+from pypapo.storage import FILE_CACHE_CONTROL, PAGE_CACHE_CONTROL, StorageError
 from pypapo.storage.local import LocalStorage
 
 log = logging.getLogger("pypapo.serve")
@@ -174,6 +177,21 @@ def changed_paths(root: Path, changes: Iterable[tuple[object, str]]) -> list[str
     return sorted(paths)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: tuple[str, int]) -> None:
+        """One log line for an ``OSError`` while answering (socketserver prints a traceback):
+        a client that hangs up mid-download is routine, so only a debug line."""
+        error = sys.exc_info()[1]
+        if not isinstance(error, OSError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]  # a bug
+            return
+        level = logging.DEBUG if isinstance(error, ConnectionError) else logging.WARNING
+        host, port = client_address[:2]
+        log.log(level, "%s:%s: %s", host, port, describe_os_error(error))
+
+
 class IndexServer:
     """An HTTP server and a watcher over one folder; ``start()`` then ``stop()``."""
 
@@ -182,10 +200,9 @@ class IndexServer:
         self.storage = LocalStorage(self.root)
         handler = type("BoundIndexHandler", (IndexHandler,), {"root": self.root})
         try:
-            self.httpd = ThreadingHTTPServer((host, port), handler)
+            self.httpd = _Server((host, port), handler)
         except OSError as e:  # a busy port, an unknown host: the address is what to fix
             raise OSError(e.errno, e.strerror, f"{host}:{port}") from e
-        self.httpd.daemon_threads = True
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.on_refresh: Callable[[Report], None] | None = None
@@ -204,23 +221,38 @@ class IndexServer:
             thread.start()
 
     def _watch(self) -> None:
-        for changes in watchfiles.watch(
-            self.root, stop_event=self._stop, debounce=200, step=50, raise_interrupt=False
-        ):
+        try:
+            for changes in watchfiles.watch(
+                self.root, stop_event=self._stop, debounce=200, step=50, raise_interrupt=False
+            ):
+                self._refresh(changes)
+        except OSError as e:  # the folder is gone, or the system's watch limit is reached
+            # one line, as for any error of the environment: there is no bug to trace
+            log.error("stopped watching %s: %s", self.root, describe_os_error(e))  # noqa: TRY400
+
+    def _refresh(self, changes: Iterable[tuple[object, str]]) -> None:
+        """Refresh what changed; the watcher outlives any single failed refresh (the next
+        change to the same project refreshes it again)."""
+        paths: list[str] = []
+        try:
             paths = changed_paths(self.root, changes)
             if not paths:
-                continue
-            try:
-                report = refresh(self.storage, paths)
-            except Exception:  # the watcher must outlive any single failed refresh
-                log.exception("refresh failed for %s", paths)
-                continue
-            if self.on_refresh is not None:
-                self.on_refresh(report)
+                return
+            report = refresh(self.storage, paths)
+        except (OSError, StorageError, ConflictError) as e:
+            # the environment (a full disk, a storage outage), not a bug: no traceback
+            log.error("refresh of %s failed: %s", " ".join(paths), describe_error(e))  # noqa: TRY400
+            return
+        except Exception:  # a bug in pypapo: its traceback helps whoever reports it
+            log.exception("refresh failed for %s", paths)
+            return
+        if self.on_refresh is not None:
+            self.on_refresh(report)
 
     def stop(self) -> None:
         self._stop.set()
-        self.httpd.shutdown()
+        if self._threads:  # shutdown() waits for a serve_forever() that would never start
+            self.httpd.shutdown()
         self.httpd.server_close()
         for thread in self._threads:
             thread.join(timeout=5)
