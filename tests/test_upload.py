@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import pypapo.upload
 from pypapo.build import build
 from pypapo.cli import main
 from pypapo.errors import InvalidMetadataError, MetadataMismatchError
 from pypapo.sample import SampleProject, write_wheel
 from pypapo.storage.emulator import EmulatorGCSStorage
 from pypapo.storage.local import LocalStorage
-from pypapo.upload import upload, validate
+from pypapo.upload import DestinationError, upload, validate
 
 
 def _wheel(tmp_path: Path, name: str = "good", version: str = "1.0", **kw: Any) -> Path:
@@ -184,3 +188,79 @@ def test_a_bucket_upload_checks_the_indexed_state(gcs_bucket: Any, tmp_path: Pat
     [result] = upload(storage, [twin])
     assert (result.status, result.reason) == ("duplicate", "packages/good-1.0-py3-none-any.whl")
     assert gcs_bucket.get_blob("idx/packages/GOOD-1.0-py3-none-any.whl") is None
+
+
+# -- the destination folder ------------------------------------------------------------------
+
+
+def _everything(root: Path) -> set[Path]:
+    return set(root.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    ("to", "reason"),
+    [
+        ("../x", "'..' segment"),
+        ("a/../../x", "'..' segment"),
+        ("..", "'..' segment"),
+        ("/abs", "starts with '/'"),
+        ("/", "starts with '/'"),
+        ("a//b", "empty segment"),
+        ("./a", "'.' segment"),
+        ("a\x00b", "unsafe character U+0000"),
+        ("a\nb", "unsafe character U+000A"),
+        ("pkgs\x7f", "unsafe character U+007F"),
+        ("a\\b", "backslash"),
+        (".hidden", "a hidden folder (starting with '.') is never served"),
+        ("a/.git", "a hidden folder (starting with '.') is never served"),
+        ("simple", "simple/ and browse/ hold pypapo's own pages"),
+        ("browse/x", "simple/ and browse/ hold pypapo's own pages"),
+    ],
+)
+def test_a_destination_outside_the_target_is_refused_before_any_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], to: str, reason: str
+) -> None:
+    wheel = _wheel(tmp_path)
+    before = _everything(tmp_path)
+    assert main(["upload", str(tmp_path / "index"), str(wheel), "--to", to]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"pypapo: error: --to {to!r}: ")
+    assert reason in err
+    assert err.count("\n") == 1
+    assert _everything(tmp_path) == before
+    # a bucket is refused the same way, before the storage is even opened
+    assert main(["upload", "gs://no-such-bucket/idx", str(wheel), "--to", to]) == 2
+    assert reason in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("to", "path"), [("pkgs/", "pkgs/"), ("a/b", "a/b/"), ("", "")])
+def test_a_destination_inside_the_target_is_taken(tmp_path: Path, to: str, path: str) -> None:
+    wheel = _wheel(tmp_path)
+    [result] = upload(LocalStorage(tmp_path / "index"), [wheel], to=to)
+    assert (result.status, result.path) == ("uploaded", path + wheel.name)
+
+
+def test_the_library_refuses_a_bad_destination_too(gcs_bucket: Any, tmp_path: Path) -> None:
+    storage = EmulatorGCSStorage(gcs_bucket, "idx")
+    with pytest.raises(DestinationError, match=r"'\.\.' segment"):
+        upload(storage, [_wheel(tmp_path)], to="../x")
+    assert list(gcs_bucket.list_blobs()) == []
+
+
+def test_a_failed_copy_leaves_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wheel = _wheel(tmp_path)
+    index = tmp_path / "index"
+
+    def full_disk(name: str, total: int) -> Callable[[int], None]:
+        def show(done: int) -> None:  # called after each chunk is written
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        return show
+
+    monkeypatch.setattr(pypapo.upload, "_progress", full_disk)
+    with pytest.raises(OSError, match="No space left on device") as caught:
+        upload(LocalStorage(index), [wheel])
+    assert caught.value.filename == str(index / "packages" / wheel.name)
+    assert [p.name for p in index.rglob("*") if p.is_file()] == []

@@ -2,7 +2,8 @@
 leave the refresh to the Cloud Function (buckets).
 
 Validation runs the same parser the index uses (file name, archive, metadata, name/version
-cross-check), so a file that uploads is a file that gets indexed.
+cross-check), so a file that uploads is a file that gets indexed. The destination folder
+(``--to``) is checked before anything is written, for a folder and a bucket alike.
 """
 
 from __future__ import annotations
@@ -22,15 +23,49 @@ from typing import Any
 import pkginfo
 
 from pypapo.archive import read_core_metadata
+from pypapo.cli import UsageError
 from pypapo.distribution import parse_distribution
 from pypapo.errors import BadDistributionError, InvalidMetadataError
-from pypapo.layout import looks_like_distribution, parse_dist_filename, tmp_name
+from pypapo.layout import (
+    BROWSE_PREFIX,
+    INDEX_PREFIX,
+    is_own_write,
+    looks_like_distribution,
+    object_name_problem,
+    parse_dist_filename,
+)
 from pypapo.refresh import refresh
 from pypapo.state import load_state
 from pypapo.storage import Storage, StorageError, open_storage
-from pypapo.storage.local import LocalStorage
+from pypapo.storage.local import LocalStorage, temporary_beside
 
 CHUNK = 8 << 20
+
+
+class DestinationError(ValueError):
+    """``--to`` names no folder inside the target that the index serves from."""
+
+    def __init__(self, to: str, reason: str) -> None:
+        super().__init__(f"--to {to!r}: {reason}")
+        self.to = to
+        self.reason = reason
+
+
+def destination(to: str) -> str:
+    """The object path prefix ``to`` names: ``""`` for the top of the target, else
+    ``"folder/"``. It must be a safe object path (``layout.object_name_problem``: no ``..``, no
+    leading ``/``, no empty segment, no control character), and a folder the index serves."""
+    folder = to.removesuffix("/") or to  # "pkgs/" is how folders are often written; "/" is not
+    if not folder:
+        return ""
+    problem = object_name_problem(folder)
+    if problem is not None:
+        raise DestinationError(to, f"not a folder inside the target ({problem})")
+    if any(segment.startswith(".") for segment in folder.split("/")):
+        raise DestinationError(to, "a hidden folder (starting with '.') is never served")
+    if is_own_write(f"{folder}/x.whl"):
+        raise DestinationError(to, f"{INDEX_PREFIX} and {BROWSE_PREFIX} hold pypapo's own pages")
+    return folder + "/"
 
 
 @dataclass(frozen=True)
@@ -115,15 +150,9 @@ def _progress(name: str, total: int) -> Callable[[int], None]:
 def _upload_local(root: Path, path: str, local: Path, *, force: bool) -> bool:
     target = root.joinpath(*path.split("/"))
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(tmp_name(target.name))
-    show = _progress(local.name, local.stat().st_size)
-    with local.open("rb") as src, tmp.open("wb") as out:
-        done = 0
-        while chunk := src.read(CHUNK):
-            out.write(chunk)
-            done += len(chunk)
-            show(done)
-    try:
+    with temporary_beside(str(target)) as name:  # removed if the copy fails (a full disk)
+        tmp = Path(name)
+        _copy(local, tmp)
         if force:
             tmp.replace(target)
             return True
@@ -131,9 +160,19 @@ def _upload_local(root: Path, path: str, local: Path, *, force: bool) -> bool:
             os.link(tmp, target)  # atomic create-only: fails if the name exists
         except FileExistsError:
             return False
+        finally:
+            tmp.unlink()
         return True
-    finally:
-        tmp.unlink(missing_ok=True)
+
+
+def _copy(local: Path, tmp: Path) -> None:
+    show = _progress(local.name, local.stat().st_size)
+    with local.open("rb") as src, tmp.open("wb") as out:
+        done = 0
+        while chunk := src.read(CHUNK):
+            out.write(chunk)
+            done += len(chunk)
+            show(done)
 
 
 def upload_one(storage: Storage, local: Path, path: str, *, force: bool) -> bool:
@@ -150,9 +189,10 @@ def upload_one(storage: Storage, local: Path, path: str, *, force: bool) -> bool
 def upload(
     storage: Storage, files: list[Path], *, to: str = "packages", force: bool = False
 ) -> list[UploadResult]:
+    folder = destination(to)  # before anything is written
     results = []
     for local in files:
-        path = f"{to.strip('/')}/{local.name}" if to.strip("/") else local.name
+        path = folder + local.name
         try:
             validate(local)
         except BadDistributionError as e:
@@ -178,6 +218,10 @@ def indexed_twin(storage: Storage, path: str) -> str | None:
 
 
 def cmd_upload(args: argparse.Namespace) -> int:
+    try:
+        destination(args.to)  # before the storage is even opened
+    except DestinationError as e:
+        raise UsageError(str(e)) from e
     storage = open_storage(args.target)
     files = [Path(f) for f in args.files]
     results = upload(storage, files, to=args.to, force=args.force)
