@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import io
 import tarfile
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -210,3 +212,26 @@ def test_bad_archives(
         parse_distribution(storage, info)
     assert caught.value.path == "up/" + path
     assert message in caught.value.reason
+
+
+def test_a_refused_file_keeps_nothing_of_its_bytes(tmp_path: Path) -> None:
+    """A refresh keeps the error of every refused file; through its traceback the error must
+    not keep the file's megabytes (25 wheels with a 4 MB Summary peaked at 407 MB)."""
+    project = SampleProject("foo", "1.0", summary="s" * 4_000_000)
+    storage = _put(tmp_path, WHEEL, wheel_bytes(project))
+    info = storage.stat(WHEEL)
+    assert info is not None
+    gc.collect()
+    tracemalloc.start()
+    try:
+        kept = []
+        for _ in range(5):
+            with pytest.raises(BadDistributionError) as caught:
+                parse_distribution(storage, info)
+            kept.append(caught.value)
+        gc.collect()
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "Summary is 4000000 characters" in kept[0].reason
+    assert held < 1 << 20, f"{held:,} bytes still held by 5 errors"

@@ -51,7 +51,7 @@ MAX_WHEEL_FILE = 64 << 10
 
 MAX_TAR_MEMBERS = MAX_ZIP_MEMBERS
 """Members before PKG-INFO (hatchling, flit and poetry write it last): each costs a header
-parse in Python, about 5 µs."""
+parse in Python (tarfile's), about 20 µs here, so 100,000 take 2 s."""
 MAX_INFLATE_RATIO = 50
 MIN_INFLATE_CHECKED = 64 << 20
 """An sdist may inflate to 50 times its size, or 64 MiB if that is more: warehouse's rule
@@ -65,10 +65,9 @@ MAX_EXTENDED_HEADER = 1 << 20
 """A pax or GNU long-name header: file names and link targets, not data."""
 _STEP = 1 << 20
 
-_ARCHIVE_ERRORS = (
+_ZIP_ERRORS = (
     zipfile.BadZipFile,
     zipfile.LargeZipFile,
-    tarfile.TarError,
     zlib.error,
     EOFError,
     OSError,
@@ -100,7 +99,7 @@ def read_core_metadata(path: str, dist: DistName, fileobj: IO[bytes]) -> bytes:
         return _from_zip(path, dist, fileobj)
     except BadDistributionError:
         raise
-    except _ARCHIVE_ERRORS as e:
+    except _ZIP_ERRORS as e:
         raise InvalidArchiveError(path, f"unreadable archive ({type(e).__name__}: {e})") from e
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from pypapo.archive import SdistScanner, is_zip, read_core_metadata
+from pypapo.errors import BadDistributionError
 from pypapo.layout import DistName, parse_dist_filename
 from pypapo.metadata import check_matches_filename, parse_core_metadata, serves_sidecar
 from pypapo.model import FileRecord, format_upload_time
@@ -35,6 +36,17 @@ def yank_reason(info: ObjectInfo) -> str | None:
 
 def parse_distribution(storage: Storage, info: ObjectInfo) -> Parsed:
     """Read and validate the object; raises a ``BadDistributionError`` naming it on bad input."""
+    try:
+        return _parse(storage, info)
+    except BadDistributionError as e:
+        error = type(e)(e.path, e.reason)
+    # A refresh keeps the error of every refused file. Raised here, outside the handler, the
+    # error carries no traceback from below and no __context__, whose frames would keep the
+    # file's metadata alive with it: megabytes each for a hostile file.
+    raise error
+
+
+def _parse(storage: Storage, info: ObjectInfo) -> Parsed:
     dist = parse_dist_filename(info.path)
     read = _read_zip if is_zip(dist) else _read_tar
     digest, raw = read(storage, info, dist)
