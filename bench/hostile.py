@@ -1,5 +1,9 @@
-"""Hostile distributions, generated in code at any size: the bench's hostile-input rows and the
-tests (``tests/badcorpus.py``, ``tests/test_archive_*.py``) use the same writers.
+"""Hostile distributions, generated in code at any size: the bench's hostile-input section and
+the tests (``tests/badcorpus.py``, ``tests/test_archive_*.py``) use the same writers.
+
+The section (``measure``) refreshes each input in a fresh process (``bench/rss_child.py``) and
+reports the time to accept or refuse it and the process's peak RSS, against the Cloud
+Function's means. Inputs are those that once took it down, and the largest ones still accepted.
 
 Sizes that would take minutes through ``zipfile`` and ``gzip`` are written directly: a zip with a
 million members is streamed entry by entry (``zipfile`` would hold a million ``ZipInfo``
@@ -11,13 +15,21 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
+import os
+import shutil
 import struct
+import subprocess
+import sys
 import tarfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from pypapo.sample import SampleProject
+from bench.report import HostileRow, Samples
+from pypapo.sample import SampleProject, wheel_bytes
 
 Members = Callable[[], Iterator[tuple[str, bytes]]]
 """Called twice by ``write_zip``: once for the entries, once for the central directory."""
@@ -202,3 +214,136 @@ def _empty_members(prefix: str, count: int) -> Iterator[bytes]:
         block[at : at + 7] = digits
         block[148:156] = b"%06o\0 " % (rest + sum(digits))
         yield bytes(block)
+
+
+# -- the bench section -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Input:
+    """One hostile input: what ``write(folder)`` puts under ``packages/`` (its object paths),
+    and the text every error must hold (``None``: accepted)."""
+
+    key: str
+    label: str
+    expect: str | None
+    write: Callable[[Path], list[str]]
+
+
+def _summaries(root: Path) -> list[str]:
+    """25 versions of one project, each with a 4 MB Summary: 117 KiB of wheels in all."""
+    paths = []
+    for v in range(25):
+        project = SampleProject("hostile-summary", f"1.{v}", summary="s" * 4_000_000)
+        name = f"packages/{project.stem}-py3-none-any.whl"
+        (root / name).write_bytes(wheel_bytes(project))
+        paths.append(name)
+    return paths
+
+
+def _requires_python(root: Path) -> list[str]:
+    spec = ",".join([">=3.8"] * 400_000)  # 2.4 MB, every specifier valid
+    project = SampleProject("hostile-python", "1.0", requires_python=spec)
+    name = f"packages/{project.stem}-py3-none-any.whl"
+    (root / name).write_bytes(wheel_bytes(project))
+    return [name]
+
+
+def _one(make: Callable[[Path], Path]) -> Callable[[Path], list[str]]:
+    """A writer of one file into ``packages/``, as ``Input.write`` wants it."""
+    return lambda folder: [make(folder / "packages").relative_to(folder).as_posix()]
+
+
+def inputs(*, quick: bool) -> list[Input]:
+    """The reported inputs at their reported sizes (smaller with ``quick``, which only checks
+    that the bench runs), and the largest inputs still accepted."""
+    members = 150_000 if quick else 1_000_000
+    bomb = (256 << 20) if quick else (4 << 30)
+    crowd = 20_000 if quick else 99_999
+    wide = 20_000 if quick else 100_000
+    return [
+        Input("summary", "25 wheels with a 4 MB Summary each", "Summary is 4000000", _summaries),
+        Input("requires-python", "a wheel with a 2.4 MB Requires-Python",
+              "Requires-Python is 2399999", _requires_python),
+        Input("members", f"a wheel with {members:,} members", "members, over 100000",
+              _one(lambda d: many_member_wheel(d, members, "hostile-members"))),
+        Input("bomb-after", f"a .tar.gz inflating to {bomb >> 20:,} MiB after its PKG-INFO",
+              "a decompression bomb", _one(lambda d: tar_bomb(
+                  d, bomb, pkg_info_first=True, name="hostile-bomb"))),
+        Input("bomb-before", f"a .tar.gz inflating to {bomb >> 20:,} MiB before its PKG-INFO",
+              "a decompression bomb", _one(lambda d: tar_bomb(
+                  d, bomb, pkg_info_first=False, name="hostile-first"))),
+        Input("crowded", f"a .tar.gz with {crowd:,} members before its PKG-INFO (accepted)",
+              None, _one(lambda d: crowded_sdist(d, crowd, "hostile-crowded"))),
+        Input("wide", f"a wheel with {wide:,} members (accepted)", None,
+              _one(lambda d: many_member_wheel(d, wide, "hostile-wide"))),
+    ]  # fmt: skip
+
+
+def measure(
+    work: Path, items: Sequence[Input], runs: int, log: Callable[[str], None]
+) -> list[HostileRow]:
+    rows = []
+    for item in items:
+        root = work / "hostile" / item.key
+        paths = _written(root, item)
+        seconds: list[float] = []
+        rss: list[float] = []
+        outcome = ""
+        for _ in range(runs):
+            for pages in ("simple", "browse"):  # an accepted input is parsed again each run
+                shutil.rmtree(root / pages, ignore_errors=True)
+            body = _child(root, paths)
+            outcome = _outcome(item, paths, body["errors"])
+            seconds.append(body["seconds"])
+            rss.append(body["peak_kib"] / 1024)
+        log(f"  {item.key}: {outcome}, {max(seconds):.2f} s, {max(rss):.0f} MB "
+            f"({body['baseline_kib'] / 1024:.0f} MB before the refresh)")  # fmt: skip
+        rows.append(HostileRow(item.key, item.label, outcome, Samples(tuple(seconds), "s"),
+                               Samples(tuple(rss), "MB")))  # fmt: skip
+    return rows
+
+
+def _written(root: Path, item: Input) -> list[str]:
+    """The input's object paths, written once per work folder (``--keep`` reuses them)."""
+    ready = root / ".paths.json"
+    if ready.exists():
+        written = json.loads(ready.read_text())
+        if written["label"] == item.label:  # the label holds the sizes
+            paths: list[str] = written["paths"]
+            return paths
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "packages").mkdir(parents=True)
+    paths = item.write(root)
+    ready.write_text(json.dumps({"label": item.label, "paths": paths}))
+    return paths
+
+
+def _child(root: Path, paths: Sequence[str]) -> dict[str, Any]:
+    """``bench/rss_child.py`` on these paths; it exits 1 when the refresh refused files."""
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.rss_child", "local", str(root), *paths],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if out.returncode not in (0, 1) or not out.stdout.strip():
+        raise RuntimeError(f"rss child failed ({out.returncode}): {out.stderr[-2000:]}")
+    body: dict[str, Any] = json.loads(out.stdout.splitlines()[-1])
+    return body
+
+
+def _outcome(item: Input, paths: Sequence[str], errors: Sequence[str]) -> str:
+    """``accepted`` or ``refused: <reason>``; a different outcome than expected is a failure
+    of the bench, not a figure."""
+    if item.expect is None:
+        if errors:
+            raise RuntimeError(f"{item.key}: expected to be accepted, got {errors[:2]}")
+        return "accepted"
+    if len(errors) != len(paths) or not all(item.expect in e for e in errors):
+        raise RuntimeError(f"{item.key}: expected {item.expect!r} for each file, got {errors[:2]}")
+    reason = errors[0].split(": ", 1)[1]
+    many = f" ({len(errors)} files)" if len(errors) > 1 else ""
+    return f"refused{many}: {reason}"

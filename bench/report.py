@@ -110,6 +110,33 @@ def info(key: str, measure: str, ours: Samples, *, peer_name: str = "—",
     return Row(key, measure, ours, peer_name, peer, note=note)
 
 
+@dataclass(frozen=True)
+class HostileRow:
+    """One hostile input: how long a refresh takes to accept or refuse it, and the refresh's
+    peak memory, against the Cloud Function's means (120 s and 512 MiB for a whole event)."""
+
+    key: str
+    input: str
+    outcome: str
+    seconds: Samples
+    rss: Samples
+    max_seconds: float = 10.0
+    max_rss: float = 150.0
+
+    @property
+    def met(self) -> bool:
+        return max(self.seconds.values) <= self.max_seconds and max(self.rss.values) <= self.max_rss
+
+    def cells(self) -> list[str]:
+        target = f"<= {self.max_seconds:g} s, <= {self.max_rss:g} MB"
+        verdict = "met" if self.met else "**missed**"
+        return [self.input, self.outcome, self.seconds.show(), self.rss.show(), target, verdict]
+
+
+HOSTILE_HEADER = ["hostile input", "outcome", "time to accept/refuse (min / median)",
+                  "peak RSS of the refresh (min / median)", "target", "result"]  # fmt: skip
+
+
 @dataclass
 class Results:
     machine: dict[str, str]
@@ -118,6 +145,15 @@ class Results:
     rows: list[Row] = field(default_factory=list)
     growth: list[tuple[int, float, float]] = field(default_factory=list)
     """(files, refresh median s, full build s) per repository size."""
+    hostile: list[HostileRow] = field(default_factory=list)
+
+    def hostile_table(self) -> str:
+        """The hostile-input section: its own table, empty when not measured."""
+        if not self.hostile:
+            return ""
+        lines = ["| " + " | ".join(HOSTILE_HEADER) + " |", "|" + "---|" * len(HOSTILE_HEADER)]
+        lines += ["| " + " | ".join(row.cells()) + " |" for row in self.hostile]
+        return "\n".join(lines) + "\n"
 
     def table(self) -> str:
         lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]

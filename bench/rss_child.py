@@ -1,5 +1,7 @@
-"""Run one refresh of one object in a fresh process and print its peak RSS (the bench's memory
-row): ``python -m bench.rss_child local ROOT PATH`` or ``... gcs EMULATOR_URL BUCKET PATH``.
+"""Run one refresh of some objects in a fresh process and print its peak RSS (the bench's
+memory rows): ``python -m bench.rss_child local ROOT PATH...`` or
+``... gcs EMULATOR_URL BUCKET PATH...``. Exits 1 when the refresh reported bad files (the
+hostile-input rows expect that), printing the same JSON line.
 
 The peak is the kernel's high-water mark of this process image (``VmHWM``). ``ru_maxrss`` is not
 used: Linux carries the parent's high-water mark across the ``fork``/``exec`` that starts a
@@ -45,11 +47,13 @@ def peak_kib() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    kind, path = args[0], args[-1]
-    store = _storage(kind, args[1:-1])
+    kind = args[0]
+    where = 1 if kind == "local" else 2  # a folder, or an emulator URL and a bucket
+    store = _storage(kind, args[1 : 1 + where])
+    paths = args[1 + where :]
     baseline = peak_kib()
     start = time.perf_counter()
-    report = refresh(store, [path])
+    report = refresh(store, paths)
     seconds = time.perf_counter() - start
     peak = peak_kib()
     body = {

@@ -21,6 +21,10 @@ import venv
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # importable only once main() has put the repository on sys.path
+    from bench.report import Results, Row
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -35,6 +39,8 @@ PEERS = [
 ]
 README_START = "<!-- bench:table:start -->"
 README_END = "<!-- bench:table:end -->"
+HOSTILE_START = "<!-- bench:hostile:start -->"
+HOSTILE_END = "<!-- bench:hostile:end -->"
 
 
 def _venv_python() -> Path:
@@ -94,7 +100,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-MEASURES = ("list", "wheels", "upload", "growth", "gcs", "rss", "serving")
+MEASURES = ("list", "wheels", "upload", "growth", "gcs", "rss", "serving", "hostile")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -105,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.path.insert(0, str(REPO))
     from bench import measures  # noqa: PLC0415  (needs the repo on sys.path)
     from bench.corpus import Spec  # noqa: PLC0415
-    from bench.report import Results, Row  # noqa: PLC0415
+    from bench.report import Results  # noqa: PLC0415
 
     runs = args.runs or (2 if args.quick else 5)
     projects = args.projects or (50 if args.quick else 1000)
@@ -134,6 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("gcs", lambda: measures.gcs_ops(ctx)),
         ("rss", lambda: [measures.peak_rss(ctx, big)]),
         ("serving", lambda: [measures.serving(ctx, main_spec, 3 if args.quick else 10)]),
+        ("hostile", lambda: _hostile(results, work, runs, quick=args.quick)),
     ]
     try:
         for key, step in steps:
@@ -152,18 +159,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(results.header())
     print(results.table())
+    print(results.hostile_table())
     data, plot = results.write(BENCH / "results")
     print(f"wrote {data.relative_to(REPO)} and {plot.relative_to(REPO)}")
     if args.update_readme:
-        update_readme(results.header() + "\n" + results.table())
+        # each block only when measured: `--only hostile` leaves the main table as it was
+        if results.rows:
+            update_readme(results.header() + "\n" + results.table())
+        if results.hostile:
+            update_readme(results.header() + "\n" + results.hostile_table(), HOSTILE_START,
+                          HOSTILE_END)  # fmt: skip
     return 0
 
 
-def update_readme(table: str) -> None:
+def _hostile(results: Results, work: Path, runs: int, *, quick: bool) -> list[Row]:
+    """The hostile-input section: its rows go into their own table."""
+    from bench import hostile  # noqa: PLC0415  (needs the repo on sys.path)
+
+    results.hostile = hostile.measure(work, hostile.inputs(quick=quick), runs, _log)
+    return []
+
+
+def update_readme(table: str, start_mark: str = README_START, end_mark: str = README_END) -> None:
     readme = BENCH / "README.md"
     text = readme.read_text()
-    start, end = text.index(README_START), text.index(README_END)
-    readme.write_text(text[: start + len(README_START)] + "\n" + table + text[end:])
+    start, end = text.index(start_mark), text.index(end_mark)
+    readme.write_text(text[: start + len(start_mark)] + "\n" + table + text[end:])
 
 
 def _log(message: str) -> None:
