@@ -8,10 +8,14 @@ regular expressions are the ones in ``nginx.conf``, so the two cannot drift apar
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
+from typing import BinaryIO
 
 # Pages need no script; the only inline content is the browse template's <style>, allowed by
 # its hash (tests/deploy/test_nginx_allowlist.py recomputes it from a rendered page).
@@ -71,3 +75,46 @@ def route(path: str) -> Route:
         if match is not None:
             return Route(kind, target(match))
     return Route(Kind.NOT_FOUND)
+
+
+def normalize(path: str) -> str | None:
+    """``path`` as NGINX matches it: slashes merged, ``.`` and ``..`` resolved; ``None`` when it
+    climbs above the root (NGINX answers 400)."""
+    kept: list[str] = []
+    segments = path.split("/")
+    for segment in segments:
+        if segment in {"", "."}:
+            continue
+        if segment == "..":
+            if not kept:
+                return None
+            kept.pop()
+            continue
+        kept.append(segment)
+    trailing = "/" if kept and segments[-1] in {"", ".", ".."} else ""
+    return "/" + "/".join(kept) + trailing
+
+
+def open_beneath(root: Path, relative: str) -> BinaryIO | None:
+    """A regular file under ``root`` opened for reading, or ``None``: missing, not a regular
+    file, or reached through a symlink in any component (as NGINX's ``disable_symlinks on``)."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    parts = [p for p in relative.split("/") if p]
+    if not parts:
+        return None
+    fd = -1
+    try:
+        fd = os.open(root, flags | os.O_DIRECTORY)
+        for part in parts[:-1]:
+            fd, parent = os.open(part, flags | os.O_DIRECTORY, dir_fd=fd), fd
+            os.close(parent)
+        leaf = os.open(parts[-1], flags, dir_fd=fd)
+    except OSError:
+        return None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    if not stat.S_ISREG(os.fstat(leaf).st_mode):
+        os.close(leaf)
+        return None
+    return os.fdopen(leaf, "rb")

@@ -21,10 +21,10 @@ from urllib.parse import unquote, urlsplit
 
 import watchfiles
 
-from pypapo import render
+from pypapo import http_policy, render
 from pypapo.cli import describe_error, describe_os_error
 from pypapo.errors import ConflictError
-from pypapo.layout import BROWSE_PREFIX, INDEX_PREFIX, SIDECAR_SUFFIX, YANK_MARKER_SUFFIX
+from pypapo.layout import INDEX_PREFIX, SIDECAR_SUFFIX
 from pypapo.negotiation import choose_format
 from pypapo.refresh import refresh
 from pypapo.report import Report
@@ -67,49 +67,71 @@ class IndexHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._respond(send_body=True)
 
-    def _respond(self, *, send_body: bool) -> None:
-        url_path = unquote(urlsplit(self.path).path)
-        if url_path == "/healthz":
-            self._send_bytes(b"ok\n", "text/plain", "no-store", send_body=send_body)
-            return
-        parts = [p for p in url_path.split("/") if p]
-        if any(p.startswith(".") or p.endswith(YANK_MARKER_SUFFIX) for p in parts):
-            self._not_found(send_body)
-            return
-        target = self.root.joinpath(*parts)
-        if parts and parts[0] == INDEX_PREFIX.rstrip("/") and len(parts) <= 2:
-            if not url_path.endswith("/"):
-                self._redirect(parts[-1] + "/")
-                return
-            self._serve_page(target, send_body)
-            return
-        cache_control = FILE_CACHE_CONTROL
-        if parts and parts[0] == BROWSE_PREFIX.rstrip("/"):  # human pages, as NGINX serves them
-            cache_control = PAGE_CACHE_CONTROL
-            if target.is_dir():
-                if not url_path.endswith("/"):
-                    self._redirect(parts[-1] + "/")
-                    return
-                target = target / "index.html"
-        if not target.is_file():
-            self._not_found(send_body)
-            return
-        self._send_file(target, _content_type(target), cache_control, send_body=send_body)
+    def send_header(self, keyword: str, value: str) -> None:
+        # the headers NGINX adds to every answer (pypapo-headers.conf): nosniff, and the
+        # content security policy on HTML
+        if keyword == "Content-Type" and value.startswith("text/html"):
+            super().send_header("Content-Security-Policy", http_policy.CONTENT_SECURITY_POLICY)
+        super().send_header(keyword, value)
 
-    def _serve_page(self, directory: Path, send_body: bool) -> None:
-        fmt = choose_format(self.headers.get("Accept"))
-        page = directory / f"index.{fmt}"
-        if not page.is_file():
-            self._not_found(send_body)
+    def end_headers(self) -> None:
+        super().send_header(*http_policy.NOSNIFF)
+        super().end_headers()
+
+    def _respond(self, *, send_body: bool) -> None:
+        """Answer as nginx.conf does: the allow-list of ``pypapo.http_policy``, no symlinks."""
+        path = http_policy.normalize(unquote(urlsplit(self.path).path))
+        if path is None:  # above the root
+            self._send_bytes(
+                b"bad request\n", "text/plain", "no-store", send_body=send_body, status=400
+            )
             return
+        answer = http_policy.route(path)
+        kind, target = answer.kind, answer.target
+        if kind is http_policy.Kind.HEALTH:
+            self._send_bytes(b"ok\n", "text/plain", "no-store", send_body=send_body)
+        elif kind is http_policy.Kind.REDIRECT:
+            self._redirect(target, send_body)
+        elif kind is http_policy.Kind.PAGE:
+            self._serve_page(target, send_body)
+        elif kind is http_policy.Kind.PAGE_FILE:
+            self._send_file(
+                target,
+                _content_type(Path(target)),
+                PAGE_CACHE_CONTROL,
+                send_body=send_body,
+                vary=True,
+            )
+        elif kind is http_policy.Kind.BROWSE:
+            self._send_file(
+                target, render.HTML_CONTENT_TYPE, PAGE_CACHE_CONTROL, send_body=send_body
+            )
+        elif kind is http_policy.Kind.DOWNLOAD:
+            self._send_file(
+                target,
+                http_policy.DOWNLOAD_CONTENT_TYPE,
+                FILE_CACHE_CONTROL,
+                send_body=send_body,
+                download=True,
+            )
+        else:
+            self._not_found(send_body)
+
+    def _serve_page(self, directory: str, send_body: bool) -> None:
+        fmt = choose_format(", ".join(self.headers.get_all("Accept") or []) or None)
         content_type = render.JSON_CONTENT_TYPE if fmt == "json" else render.HTML_CONTENT_TYPE
+        page = f"{directory}index.{fmt}"
         self._send_file(page, content_type, PAGE_CACHE_CONTROL, send_body=send_body, vary=True)
 
-    def _redirect(self, location: str) -> None:
+    def _redirect(self, location: str, send_body: bool) -> None:
+        body = b"<html><body>moved</body></html>\n"
         self.send_response(HTTPStatus.MOVED_PERMANENTLY)
         self.send_header("Location", location)
-        self.send_header("Content-Length", "0")
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if send_body:
+            self.wfile.write(body)
 
     def _not_found(self, send_body: bool) -> None:
         self._send_bytes(b"not found\n", "text/plain", "no-store", send_body=send_body, status=404)
@@ -133,16 +155,17 @@ class IndexHandler(BaseHTTPRequestHandler):
 
     def _send_file(
         self,
-        path: Path,
+        relative: str,
         content_type: str,
         cache_control: str,
         *,
         send_body: bool,
         vary: bool = False,
+        download: bool = False,
     ) -> None:
-        try:
-            handle = path.open("rb")  # an open handle survives a concurrent atomic replace
-        except OSError:
+        # an open handle survives a concurrent atomic replace; a symlink is never followed
+        handle = http_policy.open_beneath(self.root, relative)
+        if handle is None:
             self._not_found(send_body)
             return
         with handle:
@@ -153,6 +176,8 @@ class IndexHandler(BaseHTTPRequestHandler):
             self.send_header("Cache-Control", cache_control)
             if vary:
                 self.send_header("Vary", "Accept")
+            if download:
+                self.send_header("Content-Disposition", http_policy.DOWNLOAD_DISPOSITION)
             self.end_headers()
             if send_body:
                 shutil.copyfileobj(handle, self.wfile, 1 << 16)

@@ -1,0 +1,71 @@
+"""NGINX (Debian's, with the shipped nginx/ config) and ``pypapo serve`` over the same tree answer
+alike: every Accept header of the parity table gets the same format from both, and every path of
+the hostile tree the same status, headers and bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from pypapo.http_policy import CONTENT_SECURITY_POLICY
+from tests.hostile_tree import ANSWERS, STATUS, header_problems, make_tree
+from tests.http_parity import ACCEPT_CASES, fetch
+from tests.nginx_server import NginxServer, start_nginx
+from tests.pypapo_server import PypapoServer
+
+pytestmark = pytest.mark.e2e
+COMPARED = [
+    "Content-Type",
+    "Location",
+    "Cache-Control",
+    "Content-Disposition",
+    "Content-Security-Policy",
+    "X-Content-Type-Options",
+]
+
+
+@dataclass(frozen=True)
+class Servers:
+    nginx: NginxServer
+    serve: PypapoServer
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    base = tmp_path_factory.mktemp("parity")
+    root = make_tree(base)
+    # serve first: it builds the index on start, and nginx must see the tree it settled on
+    with PypapoServer(root, base / "serve.log") as serve, start_nginx(root, base) as nginx:
+        yield Servers(nginx, serve)
+
+
+@pytest.mark.parametrize("path", ["/simple/", "/simple/foo/"])
+@pytest.mark.parametrize(
+    ("accept", "expected"), [c[1:] for c in ACCEPT_CASES], ids=[c[0] for c in ACCEPT_CASES]
+)
+def test_both_servers_negotiate_alike(
+    servers: Servers, path: str, accept: str | None, expected: str
+) -> None:
+    # sent as UTF-8 bytes: a non-ASCII near miss must reach both servers as it is
+    headers: dict[str, str | bytes] = {} if accept is None else {"Accept": accept.encode()}
+    kind = f"page-{expected}"
+    for port in (servers.nginx.port, servers.serve.port):
+        reply = fetch(port, path, headers)
+        assert reply.status == 200
+        assert header_problems(reply.headers, kind, CONTENT_SECURITY_POLICY) == [], port
+
+
+@pytest.mark.parametrize(("path", "kind", "location"), ANSWERS, ids=[a[0] for a in ANSWERS])
+def test_both_servers_answer_each_path_alike(
+    servers: Servers, path: str, kind: str, location: str | None
+) -> None:
+    nginx, serve = fetch(servers.nginx.port, path), fetch(servers.serve.port, path)
+    assert (serve.status, nginx.status) == (STATUS.get(kind, 200),) * 2
+    for name in COMPARED:
+        assert serve.header(name) == nginx.header(name), name
+    assert serve.header("Location") == location
+    assert header_problems(serve.headers, kind, CONTENT_SECURITY_POLICY) == []
+    if serve.status == 200:
+        assert serve.body == nginx.body
