@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 from pathlib import Path
 
 import pytest
@@ -88,10 +89,12 @@ def test_full_mirror_copies_pages_byte_for_byte(source: Path, tmp_path: Path) ->
     assert check_links(dest) == PROJECTS == report.projects
     for page in (source / "simple").rglob("index.*"):
         assert (dest / page.relative_to(source)).read_bytes() == page.read_bytes()
-    wanted = {
+    wanted = {  # neither the private files (.state.json, .published, .yanked) nor browse/
         p
         for p in _files(source)
-        if not p.endswith((".state.json", ".yanked")) and not p.startswith("browse/")
+        if not posixpath.basename(p).startswith(".")
+        and not p.endswith(".yanked")
+        and not p.startswith("browse/")
     }
     assert _files(dest) == wanted
     assert len(report.copied) == 15
@@ -288,10 +291,32 @@ def test_object_path(url: str, path: str) -> None:
     assert object_path("a", url) == path  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("url", ["../../../etc/passwd", "https://x/a.whl", "/a.whl", ""])
-def test_object_path_rejects_links_out_of_the_index(url: str) -> None:
-    with pytest.raises(ValueError, match="link"):
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("../../../etc/passwd", "leaves the index"),
+        ("https://x/a.whl", "not a relative link"),
+        ("/a.whl", "not a relative link"),
+        ("", "empty link"),
+        ("javascript:alert(1)", "not a relative link"),
+        ("//evil.example/a.whl", "not a relative link"),
+        ("a.whl?x=1", "query"),
+        ("..\\..\\a.whl", "backslash"),
+        ("%5C..%5Ca.whl", "backslash"),
+        ("a%00.whl", "U+0000"),
+        ("a%0A.whl", "U+000A"),
+        ("a%2F..%2F..%2F..%2Fb.whl", "encoded '/'"),
+        ("%2e%2e/%2e%2e/a.whl", "'..'"),
+        ("../../pkgs//a.whl", "empty segment"),
+        ("../../pkgs/", "empty segment"),
+        ("%FF.whl", "UTF-8"),
+        ("a" * 300 + "/b.whl", "longer than"),
+    ],
+)
+def test_object_path_rejects_links_out_of_the_index(url: str, reason: str) -> None:
+    with pytest.raises(ValueError, match="link") as caught:
         object_path("a", url)  # type: ignore[arg-type]
+    assert reason in str(caught.value)
 
 
 # --- from the GCS emulator ---------------------------------------------------------------------
@@ -393,3 +418,152 @@ def test_wait_cli_exit_codes(source: Path, capsys: pytest.CaptureFixture[str]) -
     )
     assert main(["wait", str(source), "app", "x.y", "--timeout", "0"]) == 1
     assert "invalid version 'x.y'" in capsys.readouterr().err
+
+
+# --- hostile pages -----------------------------------------------------------------------------
+# The pages of another index are input like any upload: a bad link is reported naming its page
+# and href, and the rest of the mirror goes on.
+
+SHA = "0" * 64
+HOSTILE = [
+    ("../../libs/%00lib_core-9.0-py3-none-any.whl", "lib_core-9.0-py3-none-any.whl", "U+0000"),
+    ("../../libs%2Flib_core-9.1-py3-none-any.whl", "lib_core-9.1-py3-none-any.whl", "'/'"),
+    ("%2E%2E/%2E%2E/lib_core-9.2-py3-none-any.whl", "lib_core-9.2-py3-none-any.whl", "'..'"),
+    ("../../../../etc/lib_core-9.3-py3-none-any.whl", "lib_core-9.3-py3-none-any.whl", "leaves"),
+    ("https://evil.example/lib_core-9.4-py3-none-any.whl", "lib_core-9.4-py3-none-any.whl",
+     "not a relative link"),
+    ("javascript:alert(1)", "lib_core-9.5-py3-none-any.whl", "not a relative link"),
+    ("//evil.example/lib_core-9.6-py3-none-any.whl", "lib_core-9.6-py3-none-any.whl",
+     "not a relative link"),
+    ("../.state.json", "lib_core-9.7-py3-none-any.whl", "not a distribution"),
+    ("../../pkgs/app-1.0-py3-none-any.whl", "app-1.0-py3-none-any.whl", "project 'app'"),
+    ("../../libs/lib_core-1.0-py3-none-any.whl", "lib_core-9.9-py3-none-any.whl",
+     "file name 'lib_core-9.9-py3-none-any.whl'"),
+    ("../../libs/%FFlib_core-9.10-py3-none-any.whl", "lib_core-9.10-py3-none-any.whl", "UTF-8"),
+]  # fmt: skip
+
+
+def _add_links(root: Path, project: str, entries: list[dict[str, object]]) -> None:
+    """Append ``entries`` to a project's JSON page, and their links to its HTML page, so the two
+    pages still agree (as a hostile index serves them)."""
+    page = root / "simple" / project / "index.json"
+    body = json.loads(page.read_bytes())
+    body["files"] += entries
+    page.write_text(json.dumps(body))
+    html = root / "simple" / project / "index.html"
+    anchors = "".join(
+        f'<a href="{e["url"]}#sha256={e["hashes"]["sha256"]}">x</a>'  # type: ignore[index]
+        for e in entries
+    )
+    html.write_text(html.read_text().replace("</body>", anchors + "</body>"))
+
+
+@pytest.fixture
+def hostile(source: Path) -> Path:
+    entries: list[dict[str, object]] = [
+        {"filename": name, "url": url, "hashes": {"sha256": SHA}, "size": 1}
+        for url, name, _ in HOSTILE
+    ]
+    _add_links(source, "lib-core", entries)
+    return source
+
+
+def _bad_link_problems(problems: list[str]) -> None:
+    page = "simple/lib-core/index.json"
+    assert len(problems) == len(HOSTILE), problems
+    for (url, _, reason), problem in zip(HOSTILE, problems, strict=True):
+        assert problem.startswith(f"{page}: bad link {url!r}: "), problem
+        assert reason in problem, problem
+
+
+def test_a_full_mirror_reports_each_bad_link_and_copies_the_rest(
+    hostile: Path, tmp_path: Path
+) -> None:
+    dest = tmp_path / "dest"
+    before = _files(tmp_path)
+    report = mirror(LocalStorage(hostile), dest)
+    _bad_link_problems(report.problems)
+    # the page with bad links is not copied (it would link what is not there); the rest is
+    assert report.projects == PROJECTS - {"lib-core"}
+    assert {p for p in _files(tmp_path) - before if not p.startswith("dest/")} == set()
+    assert not (dest / "simple" / "lib-core").exists()
+
+
+def test_a_partial_mirror_reports_each_bad_link_and_picks_among_the_good_ones(
+    hostile: Path, tmp_path: Path
+) -> None:
+    dest = tmp_path / "dest"
+    report = mirror(LocalStorage(hostile), dest, [Requirement("app")])
+    _bad_link_problems(report.problems)
+    assert check_links(dest) == {"app", "lib-core"} == report.projects
+    assert json.loads((dest / "simple/lib-core/index.json").read_bytes())["versions"] == ["1.0"]
+
+
+@pytest.mark.parametrize("case", HOSTILE, ids=[url for url, _, _ in HOSTILE])
+def test_one_bad_link_is_one_problem_naming_page_and_href(
+    source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], case: tuple[str, str, str]
+) -> None:
+    url, filename, reason = case
+    _add_links(source, "lib-core", [{"filename": filename, "url": url, "hashes": {"sha256": SHA}}])
+    assert main(["mirror", str(source), str(tmp_path / "dest")]) == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"problem: simple/lib-core/index.json: bad link {url!r}: ")
+    assert reason in line
+
+
+def test_the_command_reports_bad_links_one_line_each(
+    hostile: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["mirror", str(hostile), str(tmp_path / "dest")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("problem: simple/lib-core/index.json: bad link ") == len(HOSTILE)
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "names",
+    [["x\x00y"], [5], ["../../etc"], [None]],
+)
+def test_bad_project_names_on_the_root_page_are_reported(
+    source: Path, tmp_path: Path, names: list[object]
+) -> None:
+    root = source / "simple" / "index.json"
+    body = json.loads(root.read_bytes())
+    body["projects"] += [{"name": n} for n in names]
+    root.write_text(json.dumps(body))
+    report = mirror(LocalStorage(source), tmp_path / "dest")
+    assert [p.split(": ")[:2] for p in report.problems] == [
+        ["simple/index.json", f"bad project name {n!r}"] for n in names
+    ]
+    assert report.projects == PROJECTS
+
+
+def test_a_page_that_is_not_utf8_is_reported(source: Path, tmp_path: Path) -> None:
+    page = source / "simple" / "yankee" / "index.html"
+    page.write_bytes(page.read_bytes() + b"\xff")
+    report = mirror(LocalStorage(source), tmp_path / "dest")
+    assert report.problems == ["unreadable page simple/yankee/index.html: not UTF-8"]
+    assert report.projects == PROJECTS - {"yankee"}
+
+
+def test_a_page_naming_another_project_is_reported(source: Path, tmp_path: Path) -> None:
+    page = source / "simple" / "yankee" / "index.json"
+    page.write_bytes(page.read_bytes().replace(b'"name":"yankee"', b'"name":"app"'))
+    report = mirror(LocalStorage(source), tmp_path / "dest", [Requirement("yankee")])
+    assert report.problems == [
+        "unreadable page simple/yankee/index.json: it names project 'app', not 'yankee'"
+    ]
+    assert report.projects == set()
+
+
+def test_a_sidecar_with_bad_requirements_is_reported(source: Path, tmp_path: Path) -> None:
+    sidecar = source / "pkgs" / "app-1.0-py3-none-any.whl.metadata"
+    old = hashlib.sha256(sidecar.read_bytes()).hexdigest()
+    sidecar.write_bytes(sidecar.read_bytes().replace(b"\n", b"\nRequires-Dist: !!!\n", 1))
+    new = hashlib.sha256(sidecar.read_bytes()).hexdigest()
+    for page in (source / "simple" / "app").glob("index.*"):
+        page.write_text(page.read_text().replace(old, new))
+    report = mirror(LocalStorage(source), tmp_path / "dest", [Requirement("app")])
+    [problem] = report.problems
+    assert problem.startswith("pkgs/app-1.0-py3-none-any.whl.metadata: unreadable metadata (")
+    assert report.projects == {"app"}  # its dependencies are not followed

@@ -7,9 +7,10 @@ Everything comes from the public pages (``simple/**``, what NGINX serves); the p
 copies one consistent snapshot of each project: its JSON page names the files, their sha256 and
 their sidecars' sha256, and every download is checked against them.
 
-- Full mirror (no requirements): the pages are copied byte for byte — every href is relative, so
-  they work from the copy as they are — with every file they list and every sidecar they
-  advertise.
+- Full mirror (no requirements): the project pages are copied byte for byte — every href is
+  relative, so they work from the copy as they are — with every file they list and every
+  sidecar they advertise. The root pages list the projects with pages in DIR (the same bytes as
+  the source's when every project was copied).
 - Partial mirror (requirements): only the versions the requirements need. The copied projects'
   pages are re-rendered with ``pypapo.render`` from the records of the source's JSON page,
   restricted to the copied files, so every link and every advertised sidecar exists in the copy
@@ -17,6 +18,12 @@ their sidecars' sha256, and every download is checked against them.
   pages are byte-identical to the source's (tested), so pruned pages are the same pages minus
   some files. The root pages list the projects with pages in DIR.
 - Incremental: a file already in DIR with the size and sha256 the page gives is not downloaded.
+- Hostile pages: the source's pages are input like any upload. Each link must be a relative
+  link to a safe object path inside the index (``object_path``), to a distribution of the
+  page's project under the file name the entry gives; a bad link is reported naming its page
+  and href, and the rest goes on (a full mirror then leaves that project's pages out: they
+  would link what is not copied; a partial one picks among the good links). Project names of
+  the root page and the metadata in sidecars are checked the same way.
 
 The resolver is deliberately small. For each name it takes the highest version that satisfies
 every specifier (and constraint) met so far, for the running interpreter (or
@@ -35,6 +42,7 @@ import argparse
 import hashlib
 import json
 import posixpath
+import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -42,13 +50,13 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
 from packaging.markers import default_environment
 from packaging.metadata import Metadata
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import InvalidName, NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from pypapo import render
@@ -57,6 +65,8 @@ from pypapo.layout import (
     INDEX_PREFIX,
     ROOT_HTML,
     ROOT_JSON,
+    looks_like_distribution,
+    object_name_problem,
     page_path,
     parse_dist_filename,
     project_dir,
@@ -68,10 +78,18 @@ from pypapo.storage import Storage, StorageError, open_storage
 
 PAGE_READ_ATTEMPTS = 3
 """Tries at reading a project's HTML and JSON pages from the same refresh."""
+MAX_NAME_BYTES = 255
+"""The longest file or folder name common file systems hold: a longer one in a link would fail
+the copy's write, not the link."""
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class MirrorError(StorageError):
     """The source holds no index, or a requirement cannot be read."""
+
+
+class PageError(ValueError):
+    """A page of the source, or an entry of it, that cannot be mirrored; the message says why."""
 
 
 @dataclass
@@ -94,28 +112,86 @@ class PageFile:
 
 
 @dataclass(frozen=True)
+class BadLink:
+    """A file entry of a page that is not mirrored, and why."""
+
+    href: object
+    """The entry's ``url`` as the page gives it (not always a string)."""
+    reason: str
+
+
+@dataclass(frozen=True)
 class ProjectPages:
-    """A project's two pages as read together, and the files the JSON page lists."""
+    """A project's two pages as read together, the files the JSON page lists, and its links
+    that are not mirrored."""
 
     name: NormalizedName
     html: bytes
     json: bytes
     files: tuple[PageFile, ...]
+    bad_links: tuple[BadLink, ...] = ()
+
+
+@dataclass(frozen=True)
+class ParsedPage:
+    """A JSON project page read entry by entry."""
+
+    name: NormalizedName
+    files: list[PageFile]
+    bad_links: list[BadLink]
+    hrefs: frozenset[str]
+    """``url#sha256=...`` of every entry that has both: what the HTML page must link."""
 
 
 # --- reading pages -----------------------------------------------------------------------------
 
 
 def object_path(project: NormalizedName, url: str) -> str:
-    """The object path an href of ``simple/<project>/`` points to; only relative links inside
-    the index root are accepted (they are what makes a copy work without rewriting)."""
-    href = unquote(url.partition("#")[0])
-    if not href or "://" in href or href.startswith("/"):
-        raise ValueError(f"not a relative link: {url!r}")
-    path = posixpath.normpath(posixpath.join(project_dir(project), href))
+    """The object path an href of ``simple/<project>/`` points to. Only a relative link to a
+    safe object path inside the index root is accepted (relative links are what make a copy
+    work without rewriting): no scheme, host, query or backslash; no ``%2F`` or encoded dot
+    segment, which a URL resolver and a file system would read as different paths; nothing
+    ``layout.object_name_problem`` refuses, such as a control character. ``PageError`` says
+    why not."""
+    href = url.partition("#")[0]
+    if not href:
+        raise PageError("empty link")
+    if "\\" in href:
+        raise PageError("backslash in the link")
+    try:
+        parts = urlsplit(href)
+    except ValueError as e:  # urlsplit: an unbalanced IPv6 bracket
+        raise PageError(f"not a link ({e})") from e
+    if parts.scheme or parts.netloc or href.startswith("/"):
+        raise PageError("not a relative link")
+    if "?" in href:
+        raise PageError("query in the link")
+    segments = [_decoded_segment(raw) for raw in href.split("/")]
+    path = posixpath.normpath(posixpath.join(project_dir(project), *segments))
     if path.startswith("../") or path in {".", ".."}:
-        raise ValueError(f"link leaves the index: {url!r}")
+        raise PageError("link leaves the index")
+    problem = object_name_problem(path)
+    if problem is not None:
+        raise PageError(f"link to an unsafe object path ({problem})")
+    if any(len(name.encode()) > MAX_NAME_BYTES for name in path.split("/")):
+        raise PageError(f"a name in the link is longer than {MAX_NAME_BYTES} bytes")
     return path
+
+
+def _decoded_segment(raw: str) -> str:
+    if not raw:
+        raise PageError("empty segment in the link")
+    try:
+        text = unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        raise PageError("link that is not UTF-8 once decoded") from None
+    if "/" in text:
+        raise PageError("encoded '/' in the link")
+    if "\\" in text:
+        raise PageError("encoded backslash in the link")
+    if text in {".", ".."} and raw != text:
+        raise PageError(f"encoded {text!r} segment in the link")
+    return text
 
 
 def _yank(value: object) -> str | None:
@@ -124,30 +200,107 @@ def _yank(value: object) -> str | None:
     return value if isinstance(value, str) else ""
 
 
+def _text(entry: dict[str, Any], key: str, default: str | None = None) -> str:
+    value = entry.get(key, default)
+    if not isinstance(value, str):
+        raise PageError(f"{key!r} is not a string")
+    return value
+
+
+def _sha256(value: object, what: str) -> str:
+    if not isinstance(value, str) or _SHA256.fullmatch(value) is None:
+        raise PageError(f"{what} is not a sha256 hex digest")
+    return value
+
+
+def _metadata_sha256(entry: dict[str, Any]) -> str | None:
+    metadata = entry.get("core-metadata", entry.get("dist-info-metadata", False))
+    if not isinstance(metadata, dict) or "sha256" not in metadata:
+        return None  # no sidecar, or one without a hash, which the mirror cannot check
+    return _sha256(metadata["sha256"], "the sidecar's sha256")
+
+
+def _size(entry: dict[str, Any]) -> int:
+    size = entry.get("size", 0)
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise PageError("'size' is not a byte count")
+    return size
+
+
+def _page_file(project: NormalizedName, entry: object) -> PageFile:
+    """One file entry of a JSON page; ``PageError`` (or ``InvalidFilenameError``) says why it
+    is not mirrored."""
+    if not isinstance(entry, dict):
+        raise PageError("not a file entry")
+    path = object_path(project, _text(entry, "url"))
+    filename = _text(entry, "filename")
+    if not looks_like_distribution(path):
+        raise PageError(f"links {path!r}, which is not a distribution")
+    if posixpath.basename(path) != filename:
+        raise PageError(f"file name {filename!r} differs from the linked {path!r}")
+    dist = parse_dist_filename(path)
+    if dist.project != project:
+        raise PageError(f"links a file of project {dist.project!r}")
+    hashes = entry.get("hashes")
+    record = FileRecord(
+        path=path,
+        filename=filename,
+        version=str(dist.version),
+        size=_size(entry),
+        sha256=_sha256(hashes.get("sha256") if isinstance(hashes, dict) else None, "sha256"),
+        upload_time=_text(entry, "upload-time", ""),
+        generation="",
+        requires_python=(
+            None if entry.get("requires-python") is None else _text(entry, "requires-python")
+        ),
+        yanked=_yank(entry.get("yanked", False)),
+        metadata_sha256=_metadata_sha256(entry),
+    )
+    return PageFile(record, dist.version)
+
+
+def _href(entry: object) -> str | None:
+    """The link the HTML page gives for this entry, when the entry says enough to tell."""
+    if not isinstance(entry, dict):
+        return None
+    url, hashes = entry.get("url"), entry.get("hashes")
+    sha = hashes.get("sha256") if isinstance(hashes, dict) else None
+    return f"{url}#sha256={sha}" if isinstance(url, str) and isinstance(sha, str) else None
+
+
+def parse_page(data: bytes, project: NormalizedName | None = None) -> ParsedPage:
+    """Read a PEP 691 project page entry by entry (as pypapo renders them: ``generation`` is
+    not on the page and is left empty). Links resolve from ``simple/<project>/``, where the page
+    was read, which must be the project it names (``None``: the one it names). ``ValueError``
+    when the page as a whole cannot be read; a bad entry is a ``BadLink``."""
+    body = json.loads(data)
+    if not isinstance(body, dict) or not isinstance(body.get("files"), list):
+        raise PageError("not a project page (no list of files)")
+    named = body.get("name")
+    if not isinstance(named, str):
+        raise PageError("not a project page (no project name)")
+    name = canonicalize_name(named)
+    if project is not None and name != project:
+        raise PageError(f"it names project {name!r}, not {project!r}")
+    files, bad = [], []
+    for entry in body["files"]:
+        try:
+            files.append(_page_file(name, entry))
+        except (PageError, InvalidFilenameError) as e:
+            href = entry.get("url") if isinstance(entry, dict) else entry
+            bad.append(BadLink(href, e.reason if isinstance(e, InvalidFilenameError) else str(e)))
+    hrefs = frozenset(h for h in map(_href, body["files"]) if h is not None)
+    return ParsedPage(name, files, bad, hrefs)
+
+
 def records_of_page(data: bytes) -> tuple[NormalizedName, list[PageFile]]:
     """Parse a PEP 691 project page written by pypapo back into the records it was rendered
-    from (``generation`` is not on the page and is left empty: rendering does not use it)."""
-    body: dict[str, Any] = json.loads(data)
-    name = canonicalize_name(body["name"])
-    files = []
-    for entry in body["files"]:
-        path = object_path(name, entry["url"])
-        metadata = entry.get("core-metadata", entry.get("dist-info-metadata", False))
-        version = parse_dist_filename(entry["filename"]).version
-        record = FileRecord(
-            path=path,
-            filename=entry["filename"],
-            version=str(version),
-            size=int(entry.get("size", 0)),
-            sha256=entry["hashes"]["sha256"],
-            upload_time=entry.get("upload-time", ""),
-            generation="",
-            requires_python=entry.get("requires-python"),
-            yanked=_yank(entry.get("yanked", False)),
-            metadata_sha256=metadata.get("sha256") if isinstance(metadata, dict) else None,
-        )
-        files.append(PageFile(record, version))
-    return name, files
+    from; ``ValueError`` for a page with a bad link too."""
+    page = parse_page(data)
+    if page.bad_links:
+        first = page.bad_links[0]
+        raise PageError(f"bad link {first.href!r}: {first.reason}")
+    return page.name, page.files
 
 
 class _Anchors(HTMLParser):
@@ -160,15 +313,15 @@ class _Anchors(HTMLParser):
             self.hrefs.update(v for k, v in attrs if k == "href" and v is not None)
 
 
-def _html_hrefs(data: bytes) -> set[str]:
+def _html_hrefs(name: NormalizedName, data: bytes) -> set[str]:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MirrorError(f"unreadable page {page_path(name, 'html')}: not UTF-8") from None
     parser = _Anchors()
-    parser.feed(data.decode("utf-8"))
+    parser.feed(text)
     parser.close()
     return parser.hrefs
-
-
-def _json_hrefs(files: Iterable[PageFile]) -> set[str]:
-    return {f"{render.file_url(f.record)}#sha256={f.record.sha256}" for f in files}
 
 
 def read_project(storage: Storage, name: NormalizedName) -> ProjectPages | None:
@@ -180,15 +333,23 @@ def read_project(storage: Storage, name: NormalizedName) -> ProjectPages | None:
         if page is None:
             return None
         try:
-            page_name, files = records_of_page(page.data)
-        except (ValueError, KeyError, TypeError, InvalidFilenameError) as e:
+            parsed = parse_page(page.data, name)
+        except ValueError as e:  # not JSON, or not a project page
             raise MirrorError(f"unreadable page {page_path(name, 'json')}: {e}") from e
-        if html is not None and _html_hrefs(html.data) == _json_hrefs(files):
-            return ProjectPages(page_name, html.data, page.data, tuple(files))
+        if html is not None and _html_hrefs(name, html.data) == parsed.hrefs:
+            return ProjectPages(
+                parsed.name, html.data, page.data, tuple(parsed.files), tuple(parsed.bad_links)
+            )
     raise MirrorError(
         f"{page_path(name, 'html')} and {page_path(name, 'json')} disagree after "
         f"{PAGE_READ_ATTEMPTS} reads: run pypapo check, or retry once uploads settle"
     )
+
+
+def bad_link_problems(project: ProjectPages) -> list[str]:
+    """One problem line per bad link, naming the page and the href."""
+    page = page_path(project.name, "json")
+    return [f"{page}: bad link {b.href!r}: {b.reason}" for b in project.bad_links]
 
 
 # --- resolving ---------------------------------------------------------------------------------
@@ -226,19 +387,34 @@ class Resolver:
         self.chosen: dict[NormalizedName, Version] = {}
         self.problems: list[str] = []
         self.notes: list[str] = []
+        self.unreadable: set[NormalizedName] = set()
 
     def project(self, name: NormalizedName) -> ProjectPages | None:
+        """The project's pages, read once; a page that cannot be read is a problem of that
+        project alone (``None``), and its bad links are problems too."""
         if name not in self.pages:
-            self.pages[name] = read_project(self.storage, name)
+            try:
+                project = read_project(self.storage, name)
+            except MirrorError as e:
+                self.problems.append(str(e))
+                self.unreadable.add(name)
+                project = None
+            if project is not None:
+                self.problems += bad_link_problems(project)
+            self.pages[name] = project
         return self.pages[name]
 
     def _applies(self, req: Requirement, extras: frozenset[str]) -> bool:
         if req.marker is None:
             return True
-        return any(
-            req.marker.evaluate({**self.environment, "extra": extra})
-            for extra in (sorted(extras) or [""])
-        )
+        try:
+            return any(
+                req.marker.evaluate({**self.environment, "extra": extra})
+                for extra in (sorted(extras) or [""])
+            )
+        except ValueError as e:  # a marker packaging cannot evaluate (from a sidecar)
+            self.problems.append(f"{req}: the marker cannot be evaluated ({e})")
+            return False
 
     def resolve(self, requirements: Iterable[Requirement]) -> dict[NormalizedName, Version]:
         queue = [(r, frozenset[str]()) for r in requirements]
@@ -269,7 +445,8 @@ class Resolver:
     def _pick(self, name: NormalizedName, spec: SpecifierSet) -> Version | None:
         project = self.project(name)
         if project is None:
-            self.notes.append(f"{name} is not in this index (left to other indexes)")
+            if name not in self.unreadable:  # an unreadable page is a problem already
+                self.notes.append(f"{name} is not in this index (left to other indexes)")
             return None
         pinned = {
             Version(s.version)
@@ -307,13 +484,19 @@ class Resolver:
                 self.problems.append(f"{sidecar_path(file.record.path)}: advertised but missing")
                 continue
             self.sidecars[file.record.path] = data
-            metadata = Metadata.from_email(data, validate=False)
-            return list(metadata.requires_dist or [])
+            return self._requirements(file.record, data)
         self.notes.append(
             f"{name} {version}: no metadata sidecar (sdist with dynamic metadata), "
             "its dependencies are not followed"
         )
         return []
+
+    def _requirements(self, record: FileRecord, sidecar: bytes) -> list[Requirement]:
+        try:
+            return list(Metadata.from_email(sidecar, validate=False).requires_dist or [])
+        except ValueError as e:  # packaging's InvalidMetadata: a Requires-Dist it cannot read
+            self.problems.append(f"{sidecar_path(record.path)}: unreadable metadata ({e})")
+            return []
 
 
 def _is_version(text: str) -> bool:
@@ -438,11 +621,26 @@ def _copy_files(
             ].append(detail)
 
 
-def _root_names(storage: Storage) -> list[NormalizedName]:
+def _root_names(storage: Storage) -> tuple[list[NormalizedName], list[str]]:
+    """The projects the root page lists, and a problem for each name that is none (it would
+    become a path in the copy)."""
     root = storage.get(ROOT_JSON)
     if root is None:
         raise MirrorError(f"no index in {storage.describe()} (no {ROOT_JSON}); run pypapo build")
-    return sorted(canonicalize_name(n) for n in render.parse_root_json(root.data))
+    try:
+        listed = render.parse_root_json(root.data)
+    except (ValueError, KeyError, TypeError) as e:
+        raise MirrorError(f"unreadable page {ROOT_JSON}: {e}") from e
+    names: set[NormalizedName] = set()
+    problems = []
+    for name in sorted(listed, key=repr):  # names of any type: repr sorts them all
+        try:
+            if not isinstance(name, str):
+                raise InvalidName  # noqa: TRY301 (one report for every kind of bad name)
+            names.add(canonicalize_name(name, validate=True))
+        except InvalidName:
+            problems.append(f"{ROOT_JSON}: bad project name {name!r}: not a PEP 508 name")
+    return sorted(names), problems
 
 
 def _projects_in(dest: Path) -> set[str]:
@@ -465,38 +663,15 @@ def mirror(
     follows a link to a file that is not there yet.
     """
     report = MirrorReport()
+    names, root_problems = _root_names(storage)  # no index: an error, not "nothing needed"
     if not requirements:
-        names = _root_names(storage)
+        report.problems += root_problems
         for name in names:
-            try:
-                project = read_project(storage, name)
-            except MirrorError as e:
-                report.problems.append(str(e))
-                continue
-            if project is None:
-                report.problems.append(f"{name}: in the root page but has no project page")
-                continue
-            problems = len(report.problems)
-            _copy_files(
-                storage, [f.record for f in project.files], dest, report, sidecars={}, jobs=jobs
-            )
-            if len(report.problems) == problems:
-                _write(dest, page_path(name, "html"), project.html)
-                _write(dest, page_path(name, "json"), project.json)
-                report.projects.add(name)
-        for path in (ROOT_HTML, ROOT_JSON):
-            blob = storage.get(path)
-            if blob is not None:
-                _write(dest, path, blob.data)
+            _mirror_project(storage, name, dest, report, jobs)
+        _write_root_pages(dest)
         return report
-
-    _root_names(storage)  # a source without an index is an error, not "nothing needed"
     resolver = Resolver(storage, python_version=python_version, constraints=constraints)
-    try:
-        chosen = resolver.resolve(requirements)
-    except MirrorError as e:
-        report.problems.append(str(e))
-        return report
+    chosen = resolver.resolve(requirements)
     report.problems += resolver.problems
     report.notes += resolver.notes
     for name, version in sorted(chosen.items()):
@@ -510,10 +685,39 @@ def mirror(
             _write(dest, page_path(name, "html"), render.project_html(state))
             _write(dest, page_path(name, "json"), render.project_json(state))
             report.projects.add(name)
+    _write_root_pages(dest)
+    return report
+
+
+def _mirror_project(
+    storage: Storage, name: NormalizedName, dest: Path, report: MirrorReport, jobs: int
+) -> None:
+    """A project's files, then its pages byte for byte; no pages when any file is missing
+    (they would link it)."""
+    try:
+        project = read_project(storage, name)
+    except MirrorError as e:
+        report.problems.append(str(e))
+        return
+    if project is None:
+        report.problems.append(f"{name}: in the root page but has no project page")
+        return
+    problems = len(report.problems)
+    report.problems += bad_link_problems(project)
+    records = [f.record for f in project.files]
+    _copy_files(storage, records, dest, report, sidecars={}, jobs=jobs)
+    if len(report.problems) == problems:
+        _write(dest, page_path(name, "html"), project.html)
+        _write(dest, page_path(name, "json"), project.json)
+        report.projects.add(name)
+
+
+def _write_root_pages(dest: Path) -> None:
+    """Root pages listing the projects with pages in ``dest``: those of this run and of earlier
+    ones, and none the source lists but this run could not copy."""
     projects = _projects_in(dest)
     _write(dest, ROOT_HTML, render.root_html(projects))
     _write(dest, ROOT_JSON, render.root_json(projects))
-    return report
 
 
 # --- command line ------------------------------------------------------------------------------
