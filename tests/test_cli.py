@@ -80,7 +80,7 @@ def test_ctrl_c_exits_130_with_one_line(
 # -- errors that stop a command: one line each, never a traceback ----------------------------
 
 
-def _pypapo(*args: str, file_size_limit: int | None = None) -> subprocess.CompletedProcess[str]:
+def run_pypapo(*args: str, file_size_limit: int | None = None) -> subprocess.CompletedProcess[str]:
     """``pypapo ARGS`` in a child process; with ``file_size_limit`` no file it writes may grow
     past that many bytes, the way a full disk stops a write (EFBIG; SIGXFSZ is ignored)."""
 
@@ -107,7 +107,7 @@ def _temporaries(root: Path) -> list[Path]:
 
 def test_a_full_disk_is_one_line_and_leaves_no_temporary_file(tmp_path: Path) -> None:
     add_wheel(tmp_path, "ok", "1.0")
-    done = _pypapo("build", str(tmp_path), file_size_limit=300)
+    done = run_pypapo("build", str(tmp_path), file_size_limit=300)
     assert done.returncode == cli.EXIT_FAILED
     assert re.fullmatch(
         rf"pypapo: error: {re.escape(str(tmp_path))}/\S+: File too large\n", done.stderr
@@ -120,7 +120,7 @@ def test_broken_yank_markers_neither_crash_nor_hang_a_build(tmp_path: Path) -> N
     Path(f"{bad}.yanked").write_bytes(b"\xff\xfe CVE-1\n")
     fifo = add_wheel(tmp_path, "fifo", "1.0")
     os.mkfifo(f"{fifo}.yanked")
-    done = _pypapo("build", str(tmp_path))
+    done = run_pypapo("build", str(tmp_path))
     assert (done.returncode, done.stderr) == (0, "")
     [bad_file] = json.loads((tmp_path / page_path("bad", "json")).read_bytes())["files"]
     assert bad_file["yanked"] == "\ufffd\ufffd CVE-1"
@@ -153,7 +153,7 @@ def test_an_unreadable_folder_is_one_line(
 def test_serve_on_a_file_is_one_line(tmp_path: Path) -> None:
     file = tmp_path / "file"
     file.write_text("not a folder")
-    done = _pypapo("serve", str(file))
+    done = run_pypapo("serve", str(file))
     assert (done.returncode, done.stderr) == (
         cli.EXIT_FAILED,
         f"pypapo: error: {file}: Not a directory\n",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
+import re
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from packaging.version import Version
 from pypapo import render
 from pypapo.build import build
 from pypapo.cli import main
+from pypapo.layout import TMP_PREFIX
 from pypapo.mirror import (
     MirrorError,
     logical_lines,
@@ -31,6 +33,7 @@ from pypapo.storage.local import LocalStorage
 from pypapo.wait import wait_for
 from tests.conftest import add_sdist, add_wheel
 from tests.gcs_emulator import PREFIX, Emulator
+from tests.test_cli import run_pypapo
 from tests.test_e2e_install import make_corpus
 
 PROJECTS = {"app", "lib-core", "py-limits", "yankee", "only-sdist", "extra-dep", "withextra",
@@ -567,3 +570,13 @@ def test_a_sidecar_with_bad_requirements_is_reported(source: Path, tmp_path: Pat
     [problem] = report.problems
     assert problem.startswith("pkgs/app-1.0-py3-none-any.whl.metadata: unreadable metadata (")
     assert report.projects == {"app"}  # its dependencies are not followed
+
+
+def test_a_full_disk_stops_the_mirror_with_one_line(source: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "dest"
+    done = run_pypapo("mirror", str(source), str(dest), file_size_limit=300)
+    assert done.returncode == 1
+    assert re.fullmatch(
+        rf"pypapo: error: {re.escape(str(dest))}/\S+: File too large\n", done.stderr
+    )
+    assert [p for p in dest.rglob("*") if p.name.startswith(TMP_PREFIX)] == []

@@ -71,10 +71,10 @@ from pypapo.layout import (
     parse_dist_filename,
     project_dir,
     sidecar_path,
-    tmp_name,
 )
 from pypapo.model import FileRecord, ProjectState
 from pypapo.storage import Storage, StorageError, open_storage
+from pypapo.storage.local import temporary_beside
 
 PAGE_READ_ATTEMPTS = 3
 """Tries at reading a project's HTML and JSON pages from the same refresh."""
@@ -539,20 +539,15 @@ def _has(target: Path, size: int | None, sha256: str) -> bool:
         return False
 
 
-def _tmp(target: Path) -> Path:
-    return target.with_name(tmp_name(target.name))
-
-
 def _write(dest: Path, path: str, data: bytes) -> None:
-    """Atomically: a reader of the copy never sees half a page."""
+    """Atomically: a reader of the copy never sees half a page (and a failed write leaves no
+    temporary file)."""
     target = _local(dest, path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp(target)
-    try:
+    with temporary_beside(str(target)) as name:
+        tmp = Path(name)
         tmp.write_bytes(data)
         tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _copy_distribution(storage: Storage, record: FileRecord, dest: Path) -> str:
@@ -564,9 +559,9 @@ def _copy_distribution(storage: Storage, record: FileRecord, dest: Path) -> str:
     if info is None:
         raise MirrorError(f"{record.path}: listed but missing in {storage.describe()}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp(target)
     digest = hashlib.sha256()
-    try:
+    with temporary_beside(str(target)) as name:  # removed when the copy or its check fails
+        tmp = Path(name)
         with tmp.open("wb") as out:
 
             def sink(chunk: bytes) -> None:
@@ -580,8 +575,6 @@ def _copy_distribution(storage: Storage, record: FileRecord, dest: Path) -> str:
                 f"indexed? run pypapo check)"
             )
         tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
     return "copied"
 
 
