@@ -198,3 +198,38 @@ def test_any_os_error_of_a_command_is_one_line(
     err = capsys.readouterr().err
     assert err.startswith(f"pypapo: error: {line}")
     assert err.count("\n") == 1
+
+
+def test_a_port_out_of_range_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The socket would raise OverflowError, which is no OSError: argparse checks the range."""
+    with pytest.raises(SystemExit) as caught:
+        main(["serve", str(tmp_path), "--port", "70000"])
+    assert caught.value.code == cli.EXIT_USAGE
+    assert "argument --port: '70000' is no TCP port (0 to 65535)" in capsys.readouterr().err
+
+
+def test_python_dash_m_reports_a_subcommand_usage_error_in_one_line(tmp_path: Path) -> None:
+    """Run as ``python -m pypapo.cli``, the module is ``__main__``: its ``main`` must still
+    catch the ``UsageError`` a subcommand module raises (that of ``pypapo.cli``)."""
+    wheel = add_wheel(tmp_path, "ok", "1.0")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pypapo.cli",
+            "upload",
+            str(tmp_path / "i"),
+            str(wheel),
+            "--to",
+            "..",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == cli.EXIT_USAGE
+    assert done.stderr.startswith("pypapo: error: --to '..': ")
+    assert done.stderr.count("\n") == 1

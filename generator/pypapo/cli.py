@@ -32,6 +32,7 @@ log = logging.getLogger("pypapo")
 EXIT_OK, EXIT_SKIPPED, EXIT_USAGE = 0, 1, 2
 EXIT_FAILED = EXIT_SKIPPED  # one code for "not everything was done", whatever stopped it
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+MAX_PORT = 65535
 
 
 class UsageError(Exception):
@@ -197,6 +198,14 @@ EXTRA_COMMANDS: tuple[str, ...] = (
 """Modules that add subcommands: each has ``register(subparsers)`` setting ``func`` defaults."""
 
 
+def _port(text: str) -> int:
+    # checked here: out of range, the socket's bind raises OverflowError, no OSError
+    port = int(text)
+    if not 0 <= port <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"{text!r} is no TCP port (0 to {MAX_PORT})")
+    return port
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pypapo", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"pypapo {__version__}")
@@ -235,7 +244,7 @@ def _parser() -> argparse.ArgumentParser:
     p = command("serve", cmd_serve, "build DIR's index, serve it over HTTP and keep it current")
     p.add_argument("dir", help="the folder holding the distributions")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=3333)
+    p.add_argument("--port", type=_port, default=3333)
     p.add_argument("--demo", action="store_true", help="seed an empty folder with a demo package")
     for module in EXTRA_COMMANDS:
         importlib.import_module(module).register(sub)
@@ -269,4 +278,8 @@ def _error(line: str, code: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run the package's module, not this copy named __main__: the subcommands raise
+    # pypapo.cli.UsageError, which this copy's main would not catch
+    from pypapo.cli import main as package_main
+
+    sys.exit(package_main())
