@@ -183,3 +183,35 @@ def test_an_unreadable_root_fails_the_listing(
     with pytest.raises(PermissionError) as caught:
         list(storage.list())
     assert caught.value.filename == str(storage.root)
+
+
+def test_a_failed_read_names_its_file(
+    storage: LocalStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    info = storage.stat(WHEEL)
+    assert info is not None
+
+    def broken_disk(*args: object) -> bytes:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(os, "read", broken_disk)
+    monkeypatch.setattr(os, "pread", broken_disk)
+    for read in (
+        lambda: storage.stream(WHEEL, info.generation, lambda _: None),
+        lambda: storage.read_range(WHEEL, 0, 1, info.generation),
+    ):
+        with pytest.raises(OSError, match="Input/output error") as caught:
+            read()
+        assert caught.value.filename == str(storage.root / WHEEL)
+
+
+def test_a_failing_sink_keeps_its_own_error(storage: LocalStorage) -> None:
+    info = storage.stat(WHEEL)
+    assert info is not None
+
+    def full_disk(chunk: bytes) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with pytest.raises(OSError, match="No space left on device") as caught:
+        storage.stream(WHEEL, info.generation, full_disk)
+    assert caught.value.filename is None  # the sink's writer names its own file

@@ -160,7 +160,9 @@ class LocalStorage:
     @contextlib.contextmanager
     def _pinned(self, path: str, generation: str) -> Iterator[int]:
         try:
-            fd = os.open(self._fs(path), os.O_RDONLY)
+            # non-blocking: a FIFO swapped in since the listing fails the generation check
+            # below instead of blocking the read
+            fd = os.open(self._fs(path), _READ_FLAGS)
         except FileNotFoundError:
             raise ObjectChangedError(path, generation) from None
         try:
@@ -171,12 +173,17 @@ class LocalStorage:
             os.close(fd)
 
     def read_range(self, path: str, start: int, end: int, generation: str) -> bytes:
-        with self._pinned(path, generation) as fd:
+        with self._pinned(path, generation) as fd, naming(self._fs(path)):
             return os.pread(fd, max(0, end - start), start)
 
     def stream(self, path: str, generation: str, sink: Callable[[bytes], object]) -> None:
+        fs = self._fs(path)
         with self._pinned(path, generation) as fd:
-            while chunk := os.read(fd, CHUNK):
+            while True:
+                with naming(fs):  # only the read: the sink's errors are about its own files
+                    chunk = os.read(fd, CHUNK)
+                if not chunk:
+                    return
                 sink(chunk)
 
     def get(self, path: str) -> Blob | None:
@@ -257,13 +264,24 @@ def temporary_beside(target: str) -> Iterator[str]:
     directory, name = os.path.split(target)
     tmp = os.path.join(directory, tmp_name(name))
     try:
-        yield tmp
-    except BaseException as e:
+        with naming(target):
+            yield tmp
+    except BaseException:
         with contextlib.suppress(OSError):  # the error that matters is the one being raised
             os.unlink(tmp)
-        if isinstance(e, OSError) and e.errno is not None and e.filename is None:
-            raise OSError(e.errno, e.strerror, target) from e
         raise
+
+
+@contextlib.contextmanager
+def naming(fs: str) -> Iterator[None]:
+    """Raise an ``OSError`` that names no file (a failed ``read``, ``write`` or ``close``)
+    again naming ``fs``: a one-line message must say which file failed."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno is None or e.filename is not None:
+            raise
+        raise OSError(e.errno, e.strerror, fs) from e
 
 
 def _has_control_character(text: str) -> bool:
@@ -281,7 +299,7 @@ def _read(fs: str, limit: int = -1) -> bytes | None:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
-        with open(fd, "rb", closefd=False) as f:
+        with open(fd, "rb", closefd=False) as f, naming(fs):
             return f.read(limit)
     finally:
         os.close(fd)
