@@ -85,7 +85,7 @@ def _file(record: FileRecord) -> _File:
 
 def _versions(state: ProjectState) -> list[_Version]:
     by_version: dict[Version, list[FileRecord]] = {}
-    for record in state.files():
+    for record in state.served():
         by_version.setdefault(Version(record.version), []).append(record)
     return [
         _Version(
@@ -109,6 +109,7 @@ def project_page(state: ProjectState) -> bytes:
         summary=current.summary if current is not None else "",
         latest=current.version if current is not None else None,
         versions=versions,
+        status=state.status,
     ).encode()
 
 

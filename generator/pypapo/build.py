@@ -14,14 +14,17 @@ from functools import partial
 from packaging.utils import NormalizedName, canonicalize_name
 
 from pypapo import roots
+from pypapo.errors import BadDistributionError
 from pypapo.layout import (
     BROWSE_PREFIX,
     INDEX_PREFIX,
+    QUARANTINE_PREFIX,
     SIDECAR_SUFFIX,
     STATE_NAME,
     is_own_write,
     looks_like_distribution,
     object_name_problem,
+    parse_dist_filename,
 )
 from pypapo.plan import MARKER_NAME
 from pypapo.refresh import group, in_reserved_prefix, update_project
@@ -48,9 +51,11 @@ def build(
     report.ignored = [p for p in report.ignored if not is_own_write(p)]
     # projects with any state or page left: a project whose files are gone loses its pages
     stale = {canonicalize_name(p) for p in map(_page_project, objects) if p is not None}
-    projects = sorted(set(groups) | stale)
+    markers = _markers_by_project(objects)
+    projects = sorted(set(groups) | stale | set(markers))
     paths = [sorted(groups.get(project, ())) for project in projects]
     known = [{path: objects[path] for path in names} for names in paths]
+    listed_markers = [sorted(markers.get(project, ())) for project in projects]
     pool = executor(workers, processes=processes)
     try:
         results = pool.map(
@@ -58,6 +63,7 @@ def build(
             projects,
             paths,
             known,
+            listed_markers,
             # small chunks: few round trips, and Ctrl-C waits for little work
             chunksize=max(1, min(32, len(projects) // (max(1, workers) * 8))),
         )
@@ -86,10 +92,28 @@ def _page_project(path: str) -> str | None:
     return None
 
 
+def _markers_by_project(objects: Mapping[str, ObjectInfo]) -> dict[NormalizedName, set[str]]:
+    """Quarantine markers listed, by the project of the file each names: the project's
+    repair removes those its plan does not have."""
+    found: dict[NormalizedName, set[str]] = {}
+    for path in objects:
+        dist = path.removeprefix(QUARANTINE_PREFIX)
+        if dist != path and looks_like_distribution(dist) and object_name_problem(dist) is None:
+            try:
+                found.setdefault(parse_dist_filename(dist).project, set()).add(path)
+            except BadDistributionError:
+                continue  # no project to repair it in: a file name no project can have
+    return found
+
+
 def _index_project(
-    storage: Storage, project: NormalizedName, paths: list[str], known: dict[str, ObjectInfo]
+    storage: Storage,
+    project: NormalizedName,
+    paths: list[str],
+    known: dict[str, ObjectInfo],
+    markers: list[str],
 ) -> Report:
-    return update_project(storage, project, paths, known=known, repair=True)
+    return update_project(storage, project, paths, known=known, repair=True, markers=markers)
 
 
 def _ignore_sigint() -> None:

@@ -194,6 +194,7 @@ EXTRA_COMMANDS: tuple[str, ...] = (
     "pypapo.check",
     "pypapo.mirror",
     "pypapo.wait",
+    "pypapo.status_command",
 )
 """Modules that add subcommands: each has ``register(subparsers)`` setting ``func`` defaults."""
 

@@ -71,3 +71,16 @@ class ConflictError(Exception):
 
     def __reduce__(self) -> tuple[type[ConflictError], tuple[str, int]]:
         return type(self), (self.what, self.attempts)
+
+
+class ProjectStatusError(BadDistributionError):
+    """A status object (``status/<project>.json``) pypapo cannot read: the project is held as
+    quarantined until it is fixed, since the safe reading of "unknown" is "do not serve"."""
+
+    kind = "invalid project status"
+
+
+class RefusedByStatusError(BadDistributionError):
+    """A file uploaded after its project was archived or quarantined (PEP 792): not served."""
+
+    kind = "archived project"

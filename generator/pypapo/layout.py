@@ -40,6 +40,11 @@ BROWSE_PREFIX = "browse/"
 SIDECAR_SUFFIX = ".metadata"
 YANK_MARKER_SUFFIX = ".yanked"
 STATE_NAME = ".state.json"
+STATUS_PREFIX = "status/"
+"""PEP 792 project statuses, ``status/<project>.json``: written by operators (publishers may
+write only under ``packages/``), so not pypapo's own writes: their events refresh the project."""
+QUARANTINE_PREFIX = INDEX_PREFIX + ".quarantine/"
+"""``<prefix><object path>`` exists while the index refuses that file: NGINX tests for it."""
 MAX_FILENAME = 255 - len(SIDECAR_SUFFIX)
 """File systems hold names of up to 255 bytes: a longer name leaves no room for the sidecar."""
 MAX_OBJECT_NAME = 1024
@@ -198,3 +203,24 @@ ROOT_JSON = INDEX_PREFIX + "index.json"
 
 def sidecar_path(path: str) -> str:
     return path + SIDECAR_SUFFIX
+
+
+def status_path(project: str) -> str:
+    return f"{STATUS_PREFIX}{canonicalize_name(project)}.json"
+
+
+def status_project(path: str) -> NormalizedName | None:
+    """The project whose status object ``path`` is; ``None`` for any other path."""
+    if not path.startswith(STATUS_PREFIX) or not path.endswith(".json"):
+        return None
+    name = path[len(STATUS_PREFIX) : -len(".json")]
+    try:
+        canonical = canonicalize_name(name, validate=True)
+    except InvalidName:
+        return None
+    return canonical if canonical == name else None
+
+
+def quarantine_path(path: str) -> str:
+    """The marker that makes NGINX refuse the distribution at ``path`` and its sidecars."""
+    return QUARANTINE_PREFIX + path

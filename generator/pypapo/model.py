@@ -17,7 +17,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import InvalidName, NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from pypapo.errors import BadDistributionError
+from pypapo.errors import BadDistributionError, ProjectStatusError
 from pypapo.layout import (
     MAX_FILENAME,
     MAX_OBJECT_NAME,
@@ -27,6 +27,7 @@ from pypapo.layout import (
     parse_dist_filename,
 )
 from pypapo.metadata import MAX_REQUIRES_PYTHON, MAX_SUMMARY, MAX_VERSION
+from pypapo.status import Status, parse_status_document
 
 STATE_FORMAT = 1
 MAX_STATE_BYTES = 64 << 20
@@ -85,10 +86,19 @@ class ProjectState:
 
     name: NormalizedName
     records: tuple[FileRecord, ...] = field(default_factory=tuple)
+    status: Status | None = None
+    """The PEP 792 status an operator set (``None``: active, and no status object)."""
 
     @classmethod
-    def of(cls, name: str, records: Iterable[FileRecord]) -> ProjectState:
-        return cls(canonicalize_name(name), tuple(sorted(records)))
+    def of(
+        cls, name: str, records: Iterable[FileRecord], status: Status | None = None
+    ) -> ProjectState:
+        return cls(canonicalize_name(name), tuple(sorted(records)), status)
+
+    @property
+    def exists(self) -> bool:
+        """Whether the index has the project: files, or a status set ahead of them."""
+        return bool(self.records) or self.status is not None
 
     def by_path(self) -> dict[str, FileRecord]:
         return {r.path: r for r in self.records}
@@ -101,6 +111,14 @@ class ProjectState:
         for record in sorted(self.records, key=_first_indexed):
             seen.setdefault(_key(record), record)
         return sorted(seen.values(), key=lambda r: r.filename)
+
+    def served(self) -> list[FileRecord]:
+        """The files the pages list: ``files()`` without those the status refuses."""
+        return [r for r in self.files() if not self.refuses(r)]
+
+    def refuses(self, record: FileRecord) -> bool:
+        """Whether the status keeps the record's file from being served at all."""
+        return self.status is not None and self.status.refuses(record.upload_time)
 
     def served_instead_of(self, record: FileRecord) -> FileRecord:
         """The record served for ``record``'s distribution (itself, unless shadowed)."""
@@ -118,16 +136,18 @@ class ProjectState:
         return [r for r in self.records if id(r) not in served]
 
     def versions(self) -> list[str]:
-        unique = {Version(r.version) for r in self.records}
+        unique = {Version(r.version) for r in self.records if not self.refuses(r)}
         return [str(v) for v in sorted(unique)]
 
     def to_json(self) -> bytes:
-        body = {
+        body: dict[str, object] = {
             "format": STATE_FORMAT,
             "name": self.name,
             # not dataclasses.asdict: its deep copies dominated the cost of a refresh's state
             "records": [{f: getattr(r, f) for f in _RECORD_FIELDS} for r in self.records],
         }
+        if self.status is not None:  # absent otherwise: a state without one reads as before
+            body["status"] = self.status.to_dict()
         # compact, so that json uses its C encoder: a full build writes one state per project
         text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return (text + "\n").encode()
@@ -137,7 +157,9 @@ class ProjectState:
         """Read a stored state, accepting exactly what ``to_json`` writes. Anyone who can write
         to the bucket can edit it, so anything else is a ``ValueError`` saying where and what
         (a refresh reports the state as corrupt; a build rebuilds it)."""
-        body = _fields("state", _load(data), _STATE_KEYS)
+        loaded = _load(data)
+        has_status = isinstance(loaded, dict) and "status" in loaded
+        body = _fields("state", loaded, _STATE_KEYS | ({"status"} if has_status else set()))
         if type(body["format"]) is not int or body["format"] != STATE_FORMAT:
             raise ValueError(f"unknown state format {_show(body['format'])}")
         name = _project_name(body["name"])
@@ -146,7 +168,8 @@ class ProjectState:
             raise _expected("records", raw, "a list")
         records = [_record(name, f"records[{i}]", r) for i, r in enumerate(raw)]
         _check_unique(records)
-        return cls.of(name, records)
+        status = _status(body["status"]) if has_status else None
+        return cls.of(name, records, status)
 
 
 # -- reading a state: the schema, checked by hand (small, and exactly what to_json writes) -----
@@ -329,6 +352,14 @@ def _valid_specifier(text: str) -> bool:
     except InvalidSpecifier:
         return False
     return True
+
+
+def _status(raw: object) -> Status:
+    # the same schema as the operator's object, checked by the same parser
+    try:
+        return parse_status_document("status", json.dumps(raw).encode())
+    except ProjectStatusError as e:
+        raise ValueError(e.reason) from e
 
 
 def _check_unique(records: list[FileRecord]) -> None:

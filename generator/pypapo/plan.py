@@ -1,8 +1,10 @@
 """What a project must look like in storage, as data: a pure function of its committed state.
 
 ``project_plan(state)`` lists every object the project's state implies, in the order they must
-be written: the PEP 658 sidecars, ``index.html``, the project's membership in the root pages,
-``index.json``, the browse page, and last the publish marker. Reconciling is applying the
+be written: the quarantine markers of files the PEP 792 status refuses (first, so that a
+quarantine takes hold before anything else), the PEP 658 sidecars, ``index.html``, the
+project's membership in the root pages, ``index.json``, the browse page, and last the publish
+marker. Reconciling is applying the
 plan; "is the project current" is comparing it. The marker (``simple/<p>/.published``) holds
 the plan's digest, is removed before the first write of any publish and written back after the
 last, so its presence with the plan's digest means every object of that plan was in place
@@ -18,11 +20,12 @@ from dataclasses import dataclass
 from packaging.utils import NormalizedName
 
 from pypapo import browse, render
-from pypapo.layout import project_dir, sidecar_path
+from pypapo.layout import project_dir, quarantine_path, sidecar_path
 from pypapo.model import FileRecord, ProjectState
 
 MARKER_NAME = ".published"
 MARKER_CONTENT_TYPE = "text/plain; charset=utf-8"
+QUARANTINE_CONTENT_TYPE = "text/plain; charset=utf-8"
 SIDECAR_CONTENT_TYPE = "application/octet-stream"
 
 
@@ -60,6 +63,8 @@ class Sidecar:
 @dataclass(frozen=True)
 class Plan:
     project: NormalizedName
+    quarantine: tuple[Page, ...]
+    """One marker per file the status refuses; NGINX refuses a file whose marker exists."""
     sidecars: tuple[Sidecar, ...]
     html: Page
     json: Page
@@ -71,7 +76,9 @@ class Plan:
         return self.html, self.json, self.browse
 
     def digest(self) -> str:
-        lines = [f"{s.path}\0{s.fingerprint()}" for s in self.sidecars]
+        # markers first, and only when there are some: a plan without any keeps its digest
+        lines = [f"{m.path}\0{m.fingerprint()}" for m in self.quarantine]
+        lines += [f"{s.path}\0{s.fingerprint()}" for s in self.sidecars]
         lines += [f"{p.path}\0{p.fingerprint()}" for p in self.pages()]
         lines.append(f"listed\0{self.listed}")
         return hashlib.sha256("\n".join(lines).encode()).hexdigest()
@@ -84,6 +91,7 @@ class Plan:
     def entries(self) -> Iterator[Sidecar | Page]:
         """Sidecars, then pages in the order the safety argument needs (without the root
         membership, which the publisher settles between ``index.html`` and ``index.json``)."""
+        yield from self.quarantine
         yield from self.sidecars
         yield from self.pages()
 
@@ -95,15 +103,27 @@ def project_plan(state: ProjectState) -> Plan:
     sidecars = tuple(
         Sidecar(sidecar_path(r.path), r) for r in state.records if r.metadata_sha256 is not None
     )
-    has_files = bool(state.records)
+    has_files = state.exists
     html = render.project_html(state) if has_files else None
     json = render.project_json(state) if has_files else None
     human = browse.project_page(state) if has_files else None
     return Plan(
         project=project,
+        quarantine=quarantine_markers(state),
         sidecars=sidecars,
         html=Page(project_dir(project) + "index.html", html, render.HTML_CONTENT_TYPE),
         json=Page(project_dir(project) + "index.json", json, render.JSON_CONTENT_TYPE),
         browse=Page(browse.project_page_path(project), human, browse.CONTENT_TYPE),
         listed=has_files,
+    )
+
+
+def quarantine_markers(state: ProjectState) -> tuple[Page, ...]:
+    """A marker for every recorded file the status refuses, twins included: each is a file
+    NGINX would otherwise serve by its URL."""
+    data = f"{state.name}\n".encode()
+    return tuple(
+        Page(quarantine_path(r.path), data, QUARANTINE_CONTENT_TYPE)
+        for r in state.records
+        if state.refuses(r)
     )

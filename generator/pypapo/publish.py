@@ -95,6 +95,8 @@ class Publish:
     trusted: Plan | None = None
     trust_marker: bool = True
     gone: Iterable[str] = ()
+    stale: Iterable[str] = ()
+    """Quarantine markers that may exist and must not unless the plan has them (verify)."""
     root: bool = True
     moved: set[str] = field(default_factory=set)
 
@@ -130,16 +132,9 @@ class Publish:
         return trusted if expected is not None and stored == expected else None
 
     def _apply(self, writer: _Writer, base: Plan | None) -> None:
-        if base is None:
-            for path in self.gone:
-                writer.delete(sidecar_path(path))
-            known: dict[str, str] | None = None
-        else:
-            known = {e.path: e.fingerprint() for e in base.entries()}
-            wanted = {s.path for s in self.plan.sidecars}
-            for sidecar in base.sidecars:
-                if sidecar.path not in wanted:
-                    writer.delete(sidecar.path)
+        known = self._remove_unwanted(writer, base)
+        for page in self.plan.quarantine:
+            self._page(writer, page, known)
         for sidecar in self.plan.sidecars:
             if known is None or known.get(sidecar.path) != sidecar.fingerprint():
                 self._sidecar(writer, sidecar, verify=known is None)
@@ -155,6 +150,26 @@ class Publish:
             )
         self._page(writer, self.plan.json, known)
         self._page(writer, self.plan.browse, known)
+
+    def _remove_unwanted(self, writer: _Writer, base: Plan | None) -> dict[str, str] | None:
+        """Delete what the plan has no place for; the fingerprints of ``base``'s objects (all
+        in place), or ``None`` when every object must be verified."""
+        marked = {m.path for m in self.plan.quarantine}
+        if base is None:
+            for path in self.gone:
+                writer.delete(sidecar_path(path))
+            for path in self.stale:
+                if path not in marked:
+                    writer.delete(path)
+            return None
+        wanted = {s.path for s in self.plan.sidecars}
+        for sidecar in base.sidecars:
+            if sidecar.path not in wanted:
+                writer.delete(sidecar.path)
+        for old in base.quarantine:
+            if old.path not in marked:
+                writer.delete(old.path)
+        return {e.path: e.fingerprint() for e in base.entries()}
 
     def _page(self, writer: _Writer, page: Page, base: dict[str, str] | None) -> None:
         if base is not None and base.get(page.path) == page.fingerprint():

@@ -31,9 +31,12 @@ from pypapo.layout import (
     YANK_MARKER_SUFFIX,
     looks_like_distribution,
     parse_dist_filename,
+    quarantine_path,
     state_path,
+    status_path,
+    status_project,
 )
-from pypapo.model import FileRecord
+from pypapo.model import FileRecord, ProjectState
 from pypapo.plan import project_plan
 from pypapo.publish import LostRaceError, ObjectsMovedError, Publish
 from pypapo.report import Report
@@ -53,6 +56,8 @@ class _Project:
     known: Mapping[str, ObjectInfo] = field(default_factory=dict)
     hints: Mapping[str, ObjectInfo] = field(default_factory=dict)
     repair: bool = False
+    markers: frozenset[str] = frozenset()
+    """Quarantine markers a build listed for the project: those the plan lacks go."""
     report: Report = field(default_factory=Report)
     parsed: dict[tuple[str, str], Parsed | BadDistributionError] = field(default_factory=dict)
 
@@ -65,10 +70,14 @@ class _Project:
 
     def _attempt(self, *, first: bool) -> bool:
         loaded = load_state(self.storage, self.project, repair=self.repair)
-        candidates = self.paths | (set(loaded.state.by_path()) if self.repair else set())
+        candidates = self.paths | (_recorded(loaded.state) if self.repair else set())
         try:
             new, errors = next_state(
-                loaded.state, candidates, lambda p, r: self._look(p, r, first=first), self._parse
+                loaded.state,
+                candidates,
+                lambda p, r: self._look(p, r, first=first),
+                self._parse,
+                self._read,
             )
         except ObjectChangedError:
             return False
@@ -86,7 +95,8 @@ class _Project:
             self.report,
             trusted=project_plan(loaded.state) if first else None,
             trust_marker=first and not self.repair,
-            gone=sorted(candidates - set(new.by_path())),
+            gone=sorted(candidates - set(new.by_path()) - {status_path(self.project)}),
+            stale=self._stale(new, candidates),
             root=not self.repair,
         )
         try:
@@ -99,10 +109,28 @@ class _Project:
         if wrote and token_of(self.storage, state_path(self.project)) != token:
             return False
         self.report.errors = errors
-        if new.records:
+        if new.exists:
             self.report.projects.add(self.project)
-            self.report.files = len(new.files())
+            self.report.files = len(new.served())
         return True
+
+    def _read(self, path: str) -> bytes | None:
+        blob = self.storage.get(path)
+        return None if blob is None else blob.data
+
+    def _stale(self, new: ProjectState, candidates: set[str]) -> list[str]:
+        """Quarantine markers a verifying publish must make sure are gone: those of files that
+        went (while a status is, or was just, set) and, on a status change, of every file."""
+        if new.status is None and status_path(self.project) not in candidates:
+            return sorted(self.markers)
+        paths = (
+            candidates | set(new.by_path())
+            if status_path(self.project) in candidates
+            else candidates
+        )
+        return sorted(
+            self.markers | {quarantine_path(p) for p in paths if looks_like_distribution(p)}
+        )
 
     def _look(self, path: str, cached: FileRecord | None, *, first: bool) -> ObjectInfo | None:
         """The object as it is now. On the first attempt that may come from the build's listing,
@@ -142,6 +170,14 @@ class _Project:
         return parsed.sidecar if isinstance(parsed, Parsed) else None
 
 
+def _recorded(state: ProjectState) -> set[str]:
+    """What a repair re-looks at: every recorded file, and the status object if one was set."""
+    paths = set(state.by_path())
+    if state.status is not None:
+        paths.add(status_path(state.name))
+    return paths
+
+
 def update_project(
     storage: Storage,
     project: NormalizedName,
@@ -150,11 +186,14 @@ def update_project(
     known: Mapping[str, ObjectInfo] | None = None,
     hints: Mapping[str, ObjectInfo] | None = None,
     repair: bool = False,
+    markers: Iterable[str] = (),
 ) -> Report:
     """Refresh one project for these paths. ``known`` are listing entries a build trusts on
     its first attempt; ``repair`` re-looks at every recorded file, starts over from an
     unreadable state and verifies every object instead of trusting the publish marker."""
-    job = _Project(storage, project, set(paths), known or {}, hints or {}, repair=repair)
+    job = _Project(
+        storage, project, set(paths), known or {}, hints or {}, repair, frozenset(markers)
+    )
     return job.run()
 
 
@@ -162,6 +201,10 @@ def group(paths: Iterable[str], report: Report) -> dict[NormalizedName, set[str]
     """Distribution paths by project; other paths are ignored, bad names reported."""
     groups: dict[NormalizedName, set[str]] = {}
     for raw in paths:
+        project = status_project(raw)
+        if project is not None:
+            groups.setdefault(project, set()).add(raw)
+            continue
         path = raw.removesuffix(YANK_MARKER_SUFFIX)
         if not looks_like_distribution(path):
             if path == raw and in_reserved_prefix(path):

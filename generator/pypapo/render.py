@@ -16,9 +16,13 @@ from urllib.parse import quote
 import jinja2
 
 from pypapo.model import FileRecord, ProjectState
+from pypapo.status import Status
 
 API_VERSION = "1.1"
 """PEP 700 (``versions``, ``size``, ``upload-time``) is API version 1.1."""
+STATUS_API_VERSION = "1.4"
+"""PEP 792 (``project-status``) is API version 1.4. Only pages that carry it say so: every
+other page keeps its bytes (and pip warns on a major version only)."""
 
 JSON_CONTENT_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_CONTENT_TYPE = "text/html; charset=utf-8"
@@ -66,7 +70,7 @@ def _links(state: ProjectState) -> list[_Link]:
             r.size,
             r.upload_time,
         )
-        for r in state.files()
+        for r in state.served()
     ]
 
 
@@ -74,9 +78,15 @@ def _dumps(body: dict[str, Any]) -> bytes:
     return (json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
 
+def api_version(state: ProjectState) -> str:
+    return API_VERSION if state.status is None else STATUS_API_VERSION
+
+
 def project_html(state: ProjectState) -> bytes:
     template = environment().get_template("project.html")
-    page = template.render(api_version=API_VERSION, name=state.name, files=_links(state))
+    page = template.render(
+        api_version=api_version(state), name=state.name, files=_links(state), status=state.status
+    )
     return page.encode()
 
 
@@ -100,14 +110,19 @@ def _file_json(record: FileRecord) -> dict[str, Any]:
 
 
 def project_json(state: ProjectState) -> bytes:
-    return _dumps(
-        {
-            "meta": {"api-version": API_VERSION},
-            "name": state.name,
-            "files": [_file_json(r) for r in state.files()],
-            "versions": state.versions(),
-        }
-    )
+    body: dict[str, Any] = {"meta": {"api-version": api_version(state)}, "name": state.name}
+    if state.status is not None:
+        body["project-status"] = _status_json(state.status)
+    body["files"] = [_file_json(r) for r in state.served()]
+    body["versions"] = state.versions()
+    return _dumps(body)
+
+
+def _status_json(status: Status) -> dict[str, str]:
+    entry = {"status": status.status}
+    if status.reason is not None:
+        entry["reason"] = status.reason
+    return entry
 
 
 def root_html(projects: Iterable[str]) -> bytes:

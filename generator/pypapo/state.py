@@ -13,9 +13,16 @@ from packaging.utils import NormalizedName
 
 from pypapo.cas import swap
 from pypapo.distribution import Parsed, yank_reason
-from pypapo.errors import BadDistributionError, CorruptStateError, DuplicateFileError
-from pypapo.layout import state_path
+from pypapo.errors import (
+    BadDistributionError,
+    CorruptStateError,
+    DuplicateFileError,
+    ProjectStatusError,
+    RefusedByStatusError,
+)
+from pypapo.layout import state_path, status_path
 from pypapo.model import FileRecord, ProjectState
+from pypapo.status import Status, parse_status_document, unreadable
 from pypapo.storage import ABSENT, Blob, ObjectInfo, Storage
 
 STATE_CONTENT_TYPE = "application/json"
@@ -65,7 +72,7 @@ def parse_state(project: NormalizedName, blob: Blob | None, *, repair: bool) -> 
 def commit(storage: Storage, loaded: Loaded, new: ProjectState) -> str | None:
     """Swap in ``new`` (no state at all for a project without files); the new token, or
     ``None`` when another writer committed first."""
-    data = new.to_json() if new.records else None
+    data = new.to_json() if new.exists else None
     return swap(storage, state_path(new.name), data, loaded.token, content_type=STATE_CONTENT_TYPE)
 
 
@@ -74,15 +81,17 @@ def needs_commit(loaded: Loaded, new: ProjectState, *, repair: bool) -> bool:
     # encoding), so that it converges to the bytes a fresh build writes
     if new != loaded.state:
         return True
-    return repair and bool(new.records) and loaded.stored != new.to_json()
+    return repair and new.exists and loaded.stored != new.to_json()
 
 
 Look = Callable[[str, FileRecord | None], ObjectInfo | None]
 Parse = Callable[[ObjectInfo], Parsed | BadDistributionError]
+Read = Callable[[str], bytes | None]
+EPOCH = "1970-01-01T00:00:00.000000Z"
 
 
 def next_state(
-    old: ProjectState, candidates: Iterable[str], look: Look, parse: Parse
+    old: ProjectState, candidates: Iterable[str], look: Look, parse: Parse, read: Read
 ) -> tuple[ProjectState, list[BadDistributionError]]:
     """The state once ``candidates`` are looked at as they are now: a gone object loses its
     record, a known generation keeps it (only its yank is re-read), anything else is parsed;
@@ -90,6 +99,10 @@ def next_state(
     records = old.by_path()
     errors: list[BadDistributionError] = []
     paths = set(candidates)
+    status = old.status
+    if status_path(old.name) in paths:
+        paths.discard(status_path(old.name))
+        status = _next_status(status_path(old.name), read, errors)
     for path in sorted(paths):
         cached = records.get(path)
         info = look(path, cached)
@@ -102,9 +115,34 @@ def next_state(
             errors.append(result)
         else:
             records[path] = result.record
-    new = ProjectState.of(old.name, records.values())
+    new = ProjectState.of(old.name, records.values(), status)
     errors += [_twin(r, new.served_instead_of(r)) for r in new.shadowed() if r.path in paths]
+    if status is not None:
+        errors += [_late(r, status) for r in new.records if r.path in paths and _is_late(r, status)]
     return new, errors
+
+
+def _next_status(path: str, read: Read, errors: list[BadDistributionError]) -> Status | None:
+    """The status object as it is now (one GET); an unreadable one holds the project."""
+    data = read(path)
+    if data is None:
+        return None
+    try:
+        return parse_status_document(path, data)
+    except ProjectStatusError as e:
+        errors.append(e)
+        return unreadable(EPOCH)
+
+
+def _is_late(record: FileRecord, status: Status) -> bool:
+    return status.status in {"archived", "quarantined"} and record.upload_time > status.since
+
+
+def _late(record: FileRecord, status: Status) -> RefusedByStatusError:
+    return RefusedByStatusError(
+        record.path,
+        f"uploaded after the project was {status.status} ({status.since}); not served",
+    )
 
 
 def _twin(record: FileRecord, served: FileRecord) -> DuplicateFileError:
