@@ -9,15 +9,19 @@ is one of a few kinds, and each kind fixes the status and the headers (see ``exp
 from __future__ import annotations
 
 import http.client
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pypapo.build import build
+from pypapo.status_command import set_status
 from pypapo.storage.local import LocalStorage
 from tests.conftest import add_sdist, add_wheel
 
 SECRET = b"TOPSECRET outside the index root\n"
 WHEEL = "pkgs/foo-1.0-py3-none-any.whl"
 SDIST = "pkgs/foo-1.0.tar.gz"
+HELD = "pkgs/held-1.0-py3-none-any.whl"
+"""A file of a quarantined project (PEP 792): its bytes stay, no server hands them out."""
 NOSNIFF = "nosniff"
 
 
@@ -29,7 +33,10 @@ def make_tree(base: Path) -> Path:
     (outside / "index.html").write_bytes(SECRET)
     add_wheel(root, "foo", "1.0")
     add_sdist(root, "foo", "1.0")
-    build(LocalStorage(root))
+    add_wheel(root, "held", "1.0")
+    storage = LocalStorage(root)
+    build(storage)
+    set_status(storage, "held", "quarantined", "malware", now=datetime.now(UTC))
     files = {
         "pkgs/readme.html": b"<script>alert(document.cookie)</script>",
         "pkgs/logo.svg": b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
@@ -83,6 +90,13 @@ ANSWERS: list[tuple[str, str, str | None]] = [
     (f"/{SDIST}", "dist", None),
     ("/pkgs/html-1.0.zip", "dist", None),  # HTML inside, but never rendered
     ("/healthz", "health", None),
+    ("/simple/held/", "page-html", None),
+    # a quarantined project's files and sidecars, and the markers that refuse them
+    (f"/{HELD}", "not-found", None),
+    (f"/{HELD}.metadata", "not-found", None),
+    ("/pkgs/../pkgs/held-1.0-py3-none-any.whl", "not-found", None),
+    (f"/simple/.quarantine/{HELD}", "not-found", None),
+    ("/status/held.json", "not-found", None),
     # not what the index publishes
     ("/", "not-found", None),
     ("/pkgs/", "not-found", None),

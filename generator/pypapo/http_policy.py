@@ -36,8 +36,11 @@ BROWSE_DIR = re.compile(rf"^/browse/(?:{_NAME}/)?$")
 BROWSE_FILE = re.compile(rf"^/browse/(?:{_NAME}/)?index\.html$")
 REDIRECT = re.compile(rf"^/(?:simple|browse)/(?P<last>{_NAME})$|^/(?P<top>simple|browse)$")
 DOWNLOAD = re.compile(
-    rf"^/(?!(?:simple|browse)/)(?:{_SEGMENT}/)*{_SEGMENT}\.(?:whl|tar\.gz|zip)(?:\.metadata)?$"
+    rf"^/(?!(?:simple|browse)/)(?P<file>(?:{_SEGMENT}/)*{_SEGMENT}\.(?:whl|tar\.gz|zip))"
+    r"(?:\.metadata)?$"
 )
+QUARANTINE_DIR = "simple/.quarantine/"
+"""While ``<this><file>`` exists the file and its sidecars are refused (``pypapo.layout``)."""
 
 
 class Kind(Enum):
@@ -54,6 +57,7 @@ class Kind(Enum):
 class Route:
     kind: Kind
     target: str = ""  # the file or directory (relative to the root), or the redirect's Location
+    refused_if: str = ""  # a download is refused (404) while this file exists
 
 
 # (pattern, kind, the target from the match), in nginx.conf's order of precedence
@@ -73,7 +77,8 @@ def route(path: str) -> Route:
     for pattern, kind, target in _ROUTES:
         match = pattern.match(path)
         if match is not None:
-            return Route(kind, target(match))
+            marker = QUARANTINE_DIR + match["file"] if kind is Kind.DOWNLOAD else ""
+            return Route(kind, target(match), marker)
     return Route(Kind.NOT_FOUND)
 
 

@@ -22,8 +22,8 @@ from urllib.parse import unquote, urlsplit
 import watchfiles
 
 from pypapo import http_policy, render
-from pypapo.cli import describe_error, describe_os_error
-from pypapo.errors import ConflictError
+
+from pypapo.errors import ConflictError, describe_error
 from pypapo.layout import INDEX_PREFIX, SIDECAR_SUFFIX
 from pypapo.negotiation import choose_format
 from pypapo.refresh import refresh
@@ -106,6 +106,8 @@ class IndexHandler(BaseHTTPRequestHandler):
             self._send_file(
                 target, render.HTML_CONTENT_TYPE, PAGE_CACHE_CONTROL, send_body=send_body
             )
+        elif kind is http_policy.Kind.DOWNLOAD and self._refused(answer.refused_if):
+            self._not_found(send_body)
         elif kind is http_policy.Kind.DOWNLOAD:
             self._send_file(
                 target,
@@ -116,6 +118,15 @@ class IndexHandler(BaseHTTPRequestHandler):
             )
         else:
             self._not_found(send_body)
+
+    def _refused(self, marker: str) -> bool:
+        """A quarantine marker is there (a regular file, reached without symlinks, as NGINX's
+        ``-f`` test under ``disable_symlinks on`` sees it)."""
+        handle = http_policy.open_beneath(self.root, marker)
+        if handle is None:
+            return False
+        handle.close()
+        return True
 
     def _serve_page(self, directory: str, send_body: bool) -> None:
         fmt = choose_format(", ".join(self.headers.get_all("Accept") or []) or None)
@@ -214,7 +225,7 @@ class _Server(ThreadingHTTPServer):
             return
         level = logging.DEBUG if isinstance(error, ConnectionError) else logging.WARNING
         host, port = client_address[:2]
-        log.log(level, "%s:%s: %s", host, port, describe_os_error(error))
+        log.log(level, "%s:%s: %s", host, port, describe_error(error))
 
 
 class IndexServer:
@@ -253,7 +264,7 @@ class IndexServer:
                 self._refresh(changes)
         except OSError as e:  # the folder is gone, or the system's watch limit is reached
             # one line, as for any error of the environment: there is no bug to trace
-            log.error("stopped watching %s: %s", self.root, describe_os_error(e))  # noqa: TRY400
+            log.error("stopped watching %s: %s", self.root, describe_error(e))  # noqa: TRY400
 
     def _refresh(self, changes: Iterable[tuple[object, str]]) -> None:
         """Refresh what changed; the watcher outlives any single failed refresh (the next
