@@ -23,12 +23,15 @@ from pypapo.build import build
 from pypapo.publish import Publish
 from pypapo.refresh import refresh
 from pypapo.sample import SampleProject, sdist_bytes, wheel_bytes
+from pypapo.status import Status, status_document
 from pypapo.storage import FILE_CACHE_CONTROL, YANK_KEY, ObjectInfo, Storage, StorageError
 from pypapo.storage.counting import CountingStorage
 from pypapo.storage.emulator import EmulatorGCSStorage
 from pypapo.storage.local import LocalStorage
 from tests.gcs_emulator import Emulator
 from tests.support.index import snapshot, wipe_index
+
+SINCE = "2022-01-01T00:00:00.000000Z"
 
 
 class InjectedError(StorageError):
@@ -44,6 +47,9 @@ BASE = {
     "pkgs/alpha-1.1-py3-none-any.whl": _wheel("alpha", "1.1"),
     "pkgs/alpha-1.1.tar.gz": sdist_bytes(SampleProject("alpha", "1.1")),
     "pkgs/beta-1.0-py3-none-any.whl": _wheel("beta", "1.0"),
+    "pkgs/delta-1.0-py3-none-any.whl": _wheel("delta", "1.0"),
+    "pkgs/delta-1.1-py3-none-any.whl": _wheel("delta", "1.1"),
+    "status/delta.json": status_document(Status("quarantined", "malware", SINCE)),
 }
 
 
@@ -80,6 +86,7 @@ _NEW = "pkgs/alpha-2.0-py3-none-any.whl"
 _OLD = "pkgs/alpha-1.0-py3-none-any.whl"
 _LAST = "pkgs/beta-1.0-py3-none-any.whl"
 _FRESH = "pkgs/gamma-0.1-py3-none-any.whl"
+_HELD = "pkgs/delta-2.0-py3-none-any.whl"
 CHANGES = [
     Change("upload", _NEW, _put(_NEW, _wheel("alpha", "2.0"))),
     Change("overwrite", _OLD, _put(_OLD, _wheel("alpha", "1.0", 2))),
@@ -87,6 +94,23 @@ CHANGES = [
     Change("delete-last", _LAST, _delete(_LAST)),
     Change("yank", "pkgs/alpha-1.1-py3-none-any.whl", _yank("pkgs/alpha-1.1-py3-none-any.whl")),
     Change("new-project", _FRESH, _put(_FRESH, _wheel("gamma", "0.1"))),
+    Change(
+        "quarantine",
+        "status/alpha.json",
+        _put("status/alpha.json", status_document(Status("quarantined", "why", SINCE))),
+    ),
+    Change("lift-quarantine", "status/delta.json", _delete("status/delta.json")),
+    Change(
+        "archive",
+        "status/delta.json",
+        _put("status/delta.json", status_document(Status("archived", None, SINCE))),
+    ),
+    Change("upload-to-quarantined", _HELD, _put(_HELD, _wheel("delta", "2.0"))),
+    Change(
+        "delete-quarantined",
+        "pkgs/delta-1.0-py3-none-any.whl",
+        _delete("pkgs/delta-1.0-py3-none-any.whl"),
+    ),
 ]
 
 
