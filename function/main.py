@@ -41,7 +41,7 @@ from google.api_core.exceptions import GoogleAPIError
 from google.auth.exceptions import GoogleAuthError
 from werkzeug.exceptions import HTTPException
 
-from pypapo.errors import BadDistributionError, ConflictError
+from pypapo.errors import ConflictError, InputError
 from pypapo.events import EventError, ObjectEvent, from_cloudevent, object_hint, object_path
 from pypapo.layout import is_own_write
 from pypapo.refresh import refresh
@@ -98,7 +98,7 @@ def handle(attributes: Mapping[str, Any], data: object) -> str:
         return _handle(attributes, data, fields, started)
     except TRANSIENT:
         raise
-    except BadDistributionError as e:  # bad input that escaped the report: still bad input
+    except InputError as e:  # bad input that escaped the report: still bad input
         _log_bad_input(e, fields, started)
         return "bad-input"
     except Exception as e:  # noqa: BLE001  (a bug this input met: see the module docstring)
@@ -152,7 +152,7 @@ def _refresh(event: ObjectEvent, fields: dict[str, Any], started: float) -> str:
     return _log_report(report, path, fields, started)
 
 
-def _log_bad_input(error: BadDistributionError, fields: dict[str, Any], started: float) -> None:
+def _log_bad_input(error: InputError, fields: dict[str, Any], started: float) -> None:
     log(
         "ERROR",
         f"skipped {error.path}: {error.reason}",

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from pypapo.build import build
-from pypapo.errors import BadDistributionError
+from pypapo.errors import InputError
 from pypapo.storage import FILE_CACHE_CONTROL
 from pypapo.storage.emulator import EmulatorGCSStorage
 from tests import badcorpus
@@ -41,7 +41,7 @@ class Outcome:
     reference: dict[str, bytes]
     after_events: dict[str, bytes]
     after_build: dict[str, bytes]
-    build_errors: list[BadDistributionError]
+    build_errors: list[InputError]
 
 
 def _upload(bucket: Any, path: str, data: bytes) -> str:

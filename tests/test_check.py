@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 from pathlib import Path
 
 import pytest
 
-from pypapo import check as check_module
 from pypapo.build import build
 from pypapo.check import Finding, check
+from pypapo.cli import main
 from pypapo.refresh import refresh
 from pypapo.sample import SampleProject, wheel_bytes
 from pypapo.storage.local import LocalStorage
@@ -22,11 +21,7 @@ def _tree(root: Path) -> dict[str, bytes]:
 
 
 def _run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="pypapo")
-    check_module.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    code: int = args.func(args)
-    return code
+    return main(argv)
 
 
 @pytest.fixture

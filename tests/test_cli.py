@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import errno
 import json
 import os
@@ -27,7 +28,7 @@ def test_build_summary_and_exit_code(tmp_path: Path, capsys: pytest.CaptureFixtu
     add_wheel(tmp_path, "ok", "1.0")
     assert main(["build", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "1 projects, 1 files" in out
+    assert "1 project, 1 file (" in out  # singular nouns for one
 
 
 def test_build_with_bad_file_exits_one_and_names_it(
@@ -72,7 +73,7 @@ def test_ctrl_c_exits_130_with_one_line(
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "build", interrupted)
+    monkeypatch.setattr(sys.modules["pypapo.build"], "build", interrupted)
     assert cli.main(["build", str(tmp_path)]) == 130
     assert capsys.readouterr().err == "pypapo: interrupted\n"
 
@@ -155,8 +156,8 @@ def test_serve_on_a_file_is_one_line(tmp_path: Path) -> None:
     file.write_text("not a folder")
     done = run_pypapo("serve", str(file))
     assert (done.returncode, done.stderr) == (
-        cli.EXIT_FAILED,
-        f"pypapo: error: {file}: Not a directory\n",
+        cli.EXIT_USAGE,
+        f"pypapo: error: {file}: not a folder\n",
     )
 
 
@@ -193,7 +194,7 @@ def test_any_os_error_of_a_command_is_one_line(
     def failing(*args: object, **kwargs: object) -> None:
         raise error
 
-    monkeypatch.setattr(cli, "build", failing)
+    monkeypatch.setattr(sys.modules["pypapo.build"], "build", failing)
     assert main(["build", str(tmp_path)]) == cli.EXIT_FAILED
     err = capsys.readouterr().err
     assert err.startswith(f"pypapo: error: {line}")
@@ -233,3 +234,91 @@ def test_python_dash_m_reports_a_subcommand_usage_error_in_one_line(tmp_path: Pa
     assert done.returncode == cli.EXIT_USAGE
     assert done.stderr.startswith("pypapo: error: --to '..': ")
     assert done.stderr.count("\n") == 1
+
+
+# -- a new user's first commands: honest help, typos caught before any work -------------------
+
+COMMANDS = ["build", "refresh", "yank", "unyank", "serve", "upload", "check", "mirror", "wait"]
+
+
+def _help(*argv: str, capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit) as caught:
+        main([*argv, "--help"])
+    assert caught.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_top_level_help_is_plain_text(capsys: pytest.CaptureFixture[str]) -> None:
+    text = _help(capsys=capsys)
+    assert "``" not in text
+    assert not re.search(r"[:,]\s*$", text.strip().splitlines()[1])  # no sentence cut short
+    assert "exit codes: 0 ok, 1 something skipped or failed, 2 usage error, 130 interrupted" in (
+        " ".join(text.split())
+    )
+    for command in COMMANDS:
+        assert re.search(rf"^\s+{command}\s+\S", text, re.MULTILINE), command
+
+
+def _subparsers() -> dict[str, argparse.ArgumentParser]:
+    [sub] = [a for a in cli.parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(sub.choices)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_each_command_help_explains_every_argument_and_its_default(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = _help(command, capsys=capsys)
+    assert "``" not in text
+    for action in _subparsers()[command]._actions:
+        if isinstance(action, argparse._HelpAction):
+            continue
+        assert action.help, f"{command} {action.dest}: no help"
+        shown = action.default not in (None, False, [], "", argparse.SUPPRESS)
+        if action.option_strings and shown:
+            assert "%(default)" in action.help, f"{command} {action.dest}: default not shown"
+
+
+def test_every_command_is_tested() -> None:
+    assert sorted(_subparsers()) == sorted([*COMMANDS, "status"])
+
+
+@pytest.mark.parametrize("command", ["build", "serve", "check"])
+def test_a_missing_folder_is_a_usage_error_before_any_work(command: str, tmp_path: Path) -> None:
+    typo = tmp_path / "no" / "such" / "dir"
+    done = run_pypapo(command, str(typo))
+    assert (done.returncode, done.stdout) == (cli.EXIT_USAGE, "")
+    assert done.stderr == f"pypapo: error: {typo}: no such folder\n"
+    assert not (tmp_path / "no").exists()  # serve /typo no longer creates it
+
+
+def test_serve_on_a_busy_port_fails_before_building(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_wheel(tmp_path, "ok", "1.0")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["serve", str(tmp_path), "--port", str(port)]) == cli.EXIT_FAILED
+    assert capsys.readouterr().out == ""
+    assert not (tmp_path / "simple").exists()
+
+
+def test_serve_demo_creates_its_folder(tmp_path: Path) -> None:
+    """--demo is the README's first command: it may create the folder it seeds."""
+    from pypapo.cli.serve import prepare_folder  # noqa: PLC0415
+
+    prepare_folder(tmp_path / "packages", demo=True)
+    assert (tmp_path / "packages").is_dir()
+
+
+def test_python_dash_m_pypapo_cli_runs_main() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pypapo.cli", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout.split()[0]) == (0, "pypapo")

@@ -12,12 +12,12 @@ from pypapo.storage import ObjectChangedError
 BAD = [
     cls
     for cls in vars(errors).values()
-    if isinstance(cls, type) and issubclass(cls, errors.BadDistributionError)
+    if isinstance(cls, type) and issubclass(cls, errors.InputError)
 ]
 
 
 @pytest.mark.parametrize("cls", BAD, ids=lambda c: c.__name__)
-def test_bad_distribution_errors_pickle(cls: type[errors.BadDistributionError]) -> None:
+def test_bad_distribution_errors_pickle(cls: type[errors.InputError]) -> None:
     error = cls("pkgs/ä b-1.0.tar.gz", "the reason")
     back = pickle.loads(pickle.dumps(error))  # noqa: S301 (our own bytes)
     assert type(back) is cls
@@ -36,3 +36,22 @@ def test_other_errors_pickle() -> None:
     changed = pickle.loads(pickle.dumps(ObjectChangedError("a.whl", "7")))  # noqa: S301
     assert (changed.path, changed.generation) == ("a.whl", "7")
     assert len(BAD) >= 9
+
+
+def test_one_base_for_what_ends_a_command() -> None:
+    from pypapo.cli import UsageError  # noqa: PLC0415 (the CLI's own error, re-exported)
+    from pypapo.mirror import MirrorError  # noqa: PLC0415
+    from pypapo.storage import MissingExtraError, StorageError  # noqa: PLC0415
+
+    for cls in (StorageError, errors.ConflictError, UsageError, MirrorError, MissingExtraError):
+        assert issubclass(cls, errors.PypapoError), cls
+    assert not issubclass(MirrorError, StorageError)  # a bad requirement is no storage failure
+
+
+def test_reported_input_problems_are_siblings() -> None:
+    reported = [errors.BadDistributionError, errors.CorruptStateError, errors.ReservedPathError]
+    for cls in reported:
+        assert issubclass(cls, errors.InputError)
+        assert not issubclass(cls, errors.PypapoError)  # reported and skipped, never fatal
+        assert [other for other in reported if other is not cls and issubclass(cls, other)] == []
+    assert not issubclass(errors.ReservedPathError, errors.InvalidFilenameError)

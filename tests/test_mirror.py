@@ -419,7 +419,7 @@ def test_wait_cli_exit_codes(source: Path, capsys: pytest.CaptureFixture[str]) -
     assert capsys.readouterr().err == (
         f"pypapo: timed out after 0s: app 7.0 is not listed in {source}/simple/app/index.json\n"
     )
-    assert main(["wait", str(source), "app", "x.y", "--timeout", "0"]) == 1
+    assert main(["wait", str(source), "app", "x.y", "--timeout", "0"]) == 2  # a usage error
     assert "invalid version 'x.y'" in capsys.readouterr().err
 
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-import pypapo.upload
 from pypapo.build import build
 from pypapo.cli import main
 from pypapo.errors import InvalidMetadataError, MetadataMismatchError
@@ -259,8 +258,7 @@ def test_a_failed_copy_leaves_no_temporary_file(
 
         return show
 
-    monkeypatch.setattr(pypapo.upload, "_progress", full_disk)
     with pytest.raises(OSError, match="No space left on device") as caught:
-        upload(LocalStorage(index), [wheel])
+        upload(LocalStorage(index), [wheel], progress=full_disk)
     assert caught.value.filename == str(index / "packages" / wheel.name)
     assert [p.name for p in index.rglob("*") if p.is_file()] == []

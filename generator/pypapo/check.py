@@ -9,9 +9,7 @@ indexed. Nothing is written unless ``--fix``, which runs the real build and chec
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,9 +20,7 @@ from pypapo.layout import BROWSE_PREFIX, INDEX_PREFIX, SIDECAR_SUFFIX, STATE_NAM
 from pypapo.model import ProjectState
 from pypapo.plan import MARKER_NAME
 from pypapo.report import Report
-from pypapo.storage import ABSENT, Blob, ObjectInfo, Storage, open_storage
-
-EXIT_OK, EXIT_PROBLEMS = 0, 1
+from pypapo.storage import ABSENT, Blob, ObjectInfo, Storage
 
 
 @dataclass(frozen=True, order=True)
@@ -202,36 +198,3 @@ def check(storage: Storage, *, workers: int = 4) -> tuple[list[Finding], Report]
             continue
         findings.append(_describe_change(path, dry.existed.get(path, False), data))
     return sorted(findings, key=lambda f: (f.path, f.kind)), report
-
-
-def cmd_check(args: argparse.Namespace) -> int:
-    storage = open_storage(args.target)
-    findings, _ = check(storage, workers=args.workers)
-    for finding in findings:
-        sys.stdout.write(f"{finding}\n")
-    if args.fix and any(f.kind != "bad file" for f in findings):
-        report = build(storage, workers=args.workers)
-        sys.stdout.write(f"fixed: rebuilt {storage.describe()} ({report.writes} objects written)\n")
-        findings, _ = check(storage, workers=args.workers)
-        for finding in findings:
-            sys.stdout.write(f"still: {finding}\n")
-    bad = sum(f.kind == "bad file" for f in findings)
-    drift = len(findings) - bad
-    if not findings:
-        sys.stdout.write(f"ok: {storage.describe()} matches its files\n")
-        return EXIT_OK
-    sys.stdout.write(
-        f"problems: {drift} drift, {bad} bad files"
-        + ("" if args.fix or not drift else " (pypapo check --fix rebuilds)")
-        + "\n"
-    )
-    return EXIT_PROBLEMS
-
-
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    help_ = "report drift between files and pages, bad and overwritten files; --fix rebuilds"
-    p = sub.add_parser("check", help=help_, description=help_)
-    p.add_argument("target", help="a folder or gs://bucket[/prefix]")
-    p.add_argument("--fix", action="store_true", help="rebuild, then check again")
-    p.add_argument("--workers", type=int, default=4, help="projects checked in parallel")
-    p.set_defaults(func=cmd_check)

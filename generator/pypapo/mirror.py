@@ -38,19 +38,17 @@ followed; names the source does not hold are left to the installer's other index
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import posixpath
 import re
-import sys
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from packaging.markers import default_environment
 from packaging.metadata import Metadata
@@ -60,7 +58,7 @@ from packaging.utils import InvalidName, NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from pypapo import render
-from pypapo.errors import InvalidFilenameError
+from pypapo.errors import InvalidFilenameError, PypapoError
 from pypapo.layout import (
     INDEX_PREFIX,
     ROOT_HTML,
@@ -73,7 +71,7 @@ from pypapo.layout import (
     sidecar_path,
 )
 from pypapo.model import FileRecord, ProjectState
-from pypapo.storage import Storage, StorageError, open_storage
+from pypapo.storage import Storage, StorageError
 from pypapo.storage.local import temporary_beside
 
 PAGE_READ_ATTEMPTS = 3
@@ -84,7 +82,7 @@ the copy's write, not the link."""
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-class MirrorError(StorageError):
+class MirrorError(PypapoError):
     """The source holds no index, or a requirement cannot be read."""
 
 
@@ -451,7 +449,7 @@ class Resolver:
         pinned = {
             Version(s.version)
             for s in spec
-            if s.operator in {"==", "==="} and "*" not in s.version and _is_version(s.version)
+            if s.operator in {"==", "==="} and "*" not in s.version and is_version(s.version)
         }
         prereleases = True if pinned else None
         candidates = []
@@ -499,7 +497,7 @@ class Resolver:
             return []
 
 
-def _is_version(text: str) -> bool:
+def is_version(text: str) -> bool:
     try:
         Version(text)
     except InvalidVersion:
@@ -603,7 +601,7 @@ def _copy_files(
         try:
             outcome = _copy_distribution(storage, record, dest)
             _copy_sidecar(storage, record, dest, sidecars.get(record.path))
-        except StorageError as e:
+        except (StorageError, MirrorError) as e:
             return "problem", str(e)
         return outcome, record.path
 
@@ -786,64 +784,3 @@ def parse_requirement(text: str, where: str = "command line") -> Requirement:
         return Requirement(text)
     except InvalidRequirement as e:
         raise MirrorError(f"invalid requirement {text!r} ({where}): {e}") from e
-
-
-def cmd_mirror(args: argparse.Namespace) -> int:
-    reqs = read_requirement_files(args.requirement_files)
-    reqs.requirements += [parse_requirement(r) for r in args.requirements]
-    if args.python_version is not None and not _is_version(args.python_version):
-        raise MirrorError(f"invalid --python-version {args.python_version!r}")
-    for ignored in reqs.ignored:
-        print(f"note: ignored option line {ignored}", file=sys.stderr)
-    if args.requirement_files and not reqs.requirements:
-        raise MirrorError("the requirements files name no requirements (a full mirror needs none)")
-    storage = open_storage(args.source)
-    dest = Path(args.dir)
-    report = mirror(
-        storage,
-        dest,
-        reqs.requirements,
-        constraints=reqs.constraints,
-        python_version=args.python_version,
-        jobs=args.jobs,
-    )
-    for note in report.notes:
-        print(f"note: {note}", file=sys.stderr)
-    for problem in report.problems:
-        print(f"problem: {problem}", file=sys.stderr)
-    url = dest.resolve().as_uri() + "/" + quote(INDEX_PREFIX)
-    print(
-        f"mirrored {len(report.projects)} projects from {storage.describe()} into {dest}: "
-        f"{len(report.copied)} files copied, {len(report.present)} already present; "
-        f"pip install --index-url {url}"
-    )
-    return 1 if report.problems else 0
-
-
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "mirror",
-        help="copy the index, or what requirements need, into a folder usable as file://",
-        description="Copy an index (a folder or gs://bucket[/prefix]) into DIR so that "
-        "pip/uv install from file:///DIR/simple/ with no server. With requirements, copy only "
-        "the versions they need and list only those on the copied pages.",
-    )
-    p.add_argument("source", help="a folder or gs://bucket[/prefix] holding an index")
-    p.add_argument("dir", help="destination folder (created; files already there are reused)")
-    p.add_argument("requirements", nargs="*", metavar="REQ", help="only what these need")
-    p.add_argument(
-        "-r",
-        "--requirement",
-        dest="requirement_files",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="read requirements from a pip requirements file (-r and -c inside are followed)",
-    )
-    p.add_argument(
-        "--python-version",
-        metavar="X.Y[.Z]",
-        help="resolve markers and Requires-Python for this Python (default: the running one)",
-    )
-    p.add_argument("--jobs", type=int, default=8, help="parallel downloads (default 8)")
-    p.set_defaults(func=cmd_mirror)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pypapo.errors import BadDistributionError
+from pypapo.errors import InputError
 
 
 @dataclass
@@ -13,7 +13,7 @@ class Report:
 
     projects: set[str] = field(default_factory=set)
     files: int = 0
-    errors: list[BadDistributionError] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     writes: int = 0
     conflicts: int = 0

@@ -22,7 +22,6 @@ from urllib.parse import unquote, urlsplit
 import watchfiles
 
 from pypapo import http_policy, render
-
 from pypapo.errors import ConflictError, describe_error
 from pypapo.layout import INDEX_PREFIX, SIDECAR_SUFFIX
 from pypapo.negotiation import choose_format

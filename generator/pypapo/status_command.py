@@ -7,18 +7,16 @@ a bucket the Cloud Function does the same on the object's event.
 
 from __future__ import annotations
 
-import argparse
-from datetime import UTC, datetime
+from datetime import datetime
 
 from packaging.utils import InvalidName, NormalizedName, canonicalize_name
 
-from pypapo.cli import UsageError
-from pypapo.errors import ProjectStatusError
+from pypapo.errors import ProjectStatusError, UsageError
 from pypapo.layout import status_path
 from pypapo.refresh import refresh
 from pypapo.report import Report
-from pypapo.status import STATUSES, Status, format_time, parse_status_document, status_document
-from pypapo.storage import Storage, open_storage
+from pypapo.status import Status, format_time, parse_status_document, status_document
+from pypapo.storage import Storage
 
 CONTENT_TYPE = "application/json"
 
@@ -55,24 +53,3 @@ def project_name(text: str) -> NormalizedName:
         return canonicalize_name(text, validate=True)
     except InvalidName as e:
         raise UsageError(f"{text!r} is not a valid project name") from e
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    project = project_name(args.project)
-    storage = open_storage(args.target)
-    report = set_status(storage, project, args.status, args.reason, now=datetime.now(UTC))
-    for error in report.errors:
-        print(f"reported {error.path}: {error.reason}")
-    shown = f" ({args.reason})" if args.reason is not None else ""
-    print(f"{project}: {args.status}{shown}")
-    return 0
-
-
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    help_ = "set a project's PEP 792 status (quarantined: no file served) and refresh it"
-    p = sub.add_parser("status", help=help_, description=help_)
-    p.add_argument("target", help="a folder or gs://bucket[/prefix]")
-    p.add_argument("project")
-    p.add_argument("status", choices=STATUSES)
-    p.add_argument("--reason", help="shown to installers and on the browse page")
-    p.set_defaults(func=cmd_status)

@@ -8,12 +8,10 @@ cross-check), so a file that uploads is a file that gets indexed. The destinatio
 
 from __future__ import annotations
 
-import argparse
 import email.message
 import importlib
 import io
 import os
-import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +21,6 @@ from typing import Any
 import pkginfo
 
 from pypapo.archive import read_core_metadata
-from pypapo.cli import UsageError
 from pypapo.distribution import parse_distribution
 from pypapo.errors import BadDistributionError, InvalidMetadataError
 from pypapo.layout import (
@@ -35,9 +32,8 @@ from pypapo.layout import (
     parse_dist_filename,
 )
 from pypapo.model import ProjectState
-from pypapo.refresh import refresh
 from pypapo.state import load_state
-from pypapo.storage import Storage, StorageError, open_storage
+from pypapo.storage import Storage, StorageError
 from pypapo.storage.local import LocalStorage, temporary_beside
 
 CHUNK = 8 << 20
@@ -133,28 +129,22 @@ def check_description(path: str, raw: bytes) -> None:
         )
 
 
-def _progress(name: str, total: int) -> Callable[[int], None]:
-    enabled = sys.stderr.isatty() and total >= 4 * CHUNK
-
-    def show(done: int) -> None:
-        if enabled:
-            end = "\n" if done >= total else ""
-            print(
-                f"\r{name}: {done * 100 // max(total, 1)}% of {total >> 20} MiB",
-                end=end,
-                file=sys.stderr,
-                flush=True,
-            )
-
-    return show
+Progress = Callable[[str, int], Callable[[int], None]]
+"""Given a file's name and size, what hears the bytes copied so far (the CLI's progress line)."""
 
 
-def _upload_local(root: Path, path: str, local: Path, *, force: bool) -> bool:
+def _quiet(_name: str, _total: int) -> Callable[[int], None]:
+    return lambda _done: None
+
+
+def _upload_local(
+    root: Path, path: str, local: Path, *, force: bool, show: Callable[[int], None]
+) -> bool:
     target = root.joinpath(*path.split("/"))
     target.parent.mkdir(parents=True, exist_ok=True)
     with temporary_beside(str(target)) as name:  # removed if the copy fails (a full disk)
         tmp = Path(name)
-        _copy(local, tmp)
+        _copy(local, tmp, show)
         if force:
             tmp.replace(target)
             return True
@@ -167,8 +157,7 @@ def _upload_local(root: Path, path: str, local: Path, *, force: bool) -> bool:
         return True
 
 
-def _copy(local: Path, tmp: Path) -> None:
-    show = _progress(local.name, local.stat().st_size)
+def _copy(local: Path, tmp: Path, show: Callable[[int], None]) -> None:
     with local.open("rb") as src, tmp.open("wb") as out:
         done = 0
         while chunk := src.read(CHUNK):
@@ -177,19 +166,26 @@ def _copy(local: Path, tmp: Path) -> None:
             show(done)
 
 
-def upload_one(storage: Storage, local: Path, path: str, *, force: bool) -> bool:
+def upload_one(
+    storage: Storage, local: Path, path: str, *, force: bool, progress: Progress = _quiet
+) -> bool:
     """Upload one file; False when it already exists and ``force`` is off."""
+    show = progress(local.name, local.stat().st_size)
     if isinstance(storage, LocalStorage):
-        return _upload_local(storage.root, path, local, force=force)
+        return _upload_local(storage.root, path, local, force=force, show=show)
     upload_file = getattr(storage, "upload_file", None)
     if upload_file is None:
         raise StorageError(f"{storage.describe()} does not support uploads")
-    show = _progress(local.name, local.stat().st_size)
     return upload_file(path, local, create_only=not force, progress=show) is not None
 
 
 def upload(
-    storage: Storage, files: list[Path], *, to: str = "packages", force: bool = False
+    storage: Storage,
+    files: list[Path],
+    *,
+    to: str = "packages",
+    force: bool = False,
+    progress: Progress = _quiet,
 ) -> list[UploadResult]:
     folder = destination(to)  # before anything is written
     results = []
@@ -209,7 +205,7 @@ def upload(
         if refusal is not None:
             results.append(UploadResult(local, path, "archived", refusal))
             continue
-        uploaded = upload_one(storage, local, path, force=force)
+        uploaded = upload_one(storage, local, path, force=force, progress=progress)
         results.append(UploadResult(local, path, "uploaded" if uploaded else "exists"))
     return results
 
@@ -229,48 +225,3 @@ def status_refusal(state: ProjectState) -> str | None:
     if status is None or status.status not in {"archived", "quarantined"}:
         return None
     return status.status + (f": {status.reason}" if status.reason else "")
-
-
-def cmd_upload(args: argparse.Namespace) -> int:
-    try:
-        destination(args.to)  # before the storage is even opened
-    except DestinationError as e:
-        raise UsageError(str(e)) from e
-    storage = open_storage(args.target)
-    files = [Path(f) for f in args.files]
-    results = upload(storage, files, to=args.to, force=args.force)
-    for r in results:
-        if r.status == "invalid":
-            print(f"invalid {r.local}: {r.reason}", file=sys.stderr)
-        elif r.status == "duplicate":
-            print(
-                f"duplicate {r.local}: the index already serves this file as "
-                f"{storage.describe()}/{r.reason}; not uploaded",
-                file=sys.stderr,
-            )
-        elif r.status == "archived":
-            print(f"refused {r.local}: the project is {r.reason}; not uploaded", file=sys.stderr)
-        elif r.status == "exists":
-            print(
-                f"exists {storage.describe()}/{r.path}: not overwritten (use --force)",
-                file=sys.stderr,
-            )
-        else:
-            print(f"uploaded {r.local} -> {storage.describe()}/{r.path}")
-    uploaded = [r.path for r in results if r.status == "uploaded"]
-    if uploaded and isinstance(storage, LocalStorage):
-        report = refresh(storage, uploaded)
-        for error in report.errors:
-            print(f"skipped {error.path}: {error.reason}", file=sys.stderr)
-    elif uploaded:
-        print("the Cloud Function refreshes the index; `pypapo wait` waits for it")
-    return 0 if all(r.status == "uploaded" for r in results) else 1
-
-
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("upload", help="validate files and upload them create-only")
-    p.add_argument("target", help="a folder or gs://bucket[/prefix]")
-    p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--to", default="packages", help="folder inside TARGET (default: packages)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing file")
-    p.set_defaults(func=cmd_upload)

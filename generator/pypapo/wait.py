@@ -3,18 +3,16 @@ publishing pipeline that uploaded a file and lets the Cloud Function refresh the
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from collections.abc import Callable
 
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from pypapo.errors import InvalidFilenameError
 from pypapo.layout import page_path, sidecar_path
 from pypapo.mirror import records_of_page
-from pypapo.storage import Storage, StorageError, open_storage
+from pypapo.storage import Storage
 
 
 def version_listed(storage: Storage, project: str, version: Version) -> bool:
@@ -53,30 +51,3 @@ def wait_for(
         if clock() >= deadline:
             return False
         sleep(min(interval, max(0.0, deadline - clock())))
-
-
-def cmd_wait(args: argparse.Namespace) -> int:
-    try:
-        version = Version(args.version)
-    except InvalidVersion as e:
-        raise StorageError(f"invalid version {args.version!r}") from e
-    storage = open_storage(args.target)
-    if wait_for(storage, args.project, version, timeout=args.timeout, interval=args.interval):
-        print(f"{canonicalize_name(args.project)} {version} is on the index")
-        return 0
-    print(
-        f"pypapo: timed out after {args.timeout:g}s: {args.project} {version} is not listed in "
-        f"{storage.describe()}/{page_path(canonicalize_name(args.project), 'json')}",
-        file=sys.stderr,
-    )
-    return 1
-
-
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("wait", help="wait until the index lists PROJECT VERSION")
-    p.add_argument("target", help="a folder or gs://bucket[/prefix]")
-    p.add_argument("project")
-    p.add_argument("version")
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds (default 120)")
-    p.add_argument("--interval", type=float, default=2.0, help="seconds between looks")
-    p.set_defaults(func=cmd_wait)

@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from pypapo.errors import MissingExtraError, PypapoError
+
+__all__ = ["MissingExtraError"]  # re-exported: open_storage raises it
+
 ABSENT = "0"
 """Precondition for ``put``/``delete``: the object must not exist."""
 
@@ -24,7 +28,7 @@ PAGE_CACHE_CONTROL = "public, max-age=10"
 FILE_CACHE_CONTROL = "public, max-age=31536000, immutable"
 
 
-class StorageError(Exception):
+class StorageError(PypapoError):
     """A storage request failed for a reason other than a precondition."""
 
 
@@ -111,14 +115,6 @@ class Storage(Protocol):
     def set_metadata(self, path: str, key: str, value: str | None) -> None:
         """Set (or with ``None`` remove) one custom metadata entry of an existing object."""
         ...
-
-
-class MissingExtraError(StorageError):
-    """A command needs an optional dependency that is not installed: names the extra."""
-
-    def __init__(self, what: str, extra: str) -> None:
-        super().__init__(f"{what} needs pypapo's {extra!r} extra: pip install 'pypapo[{extra}]'")
-        self.extra = extra
 
 
 def open_storage(target: str) -> Storage:

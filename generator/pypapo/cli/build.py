@@ -1,0 +1,73 @@
+"""``pypapo build TARGET`` and ``pypapo refresh TARGET PATH...``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pypapo.cli.common import (
+    EXIT_OK,
+    EXIT_SKIPPED,
+    TARGET_HELP,
+    Progress,
+    cpus,
+    existing_target,
+    print_errors,
+    summary,
+)
+from pypapo.storage import Storage
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    help_ = "index everything in TARGET from scratch (also repairs a damaged index)"
+    p = sub.add_parser("build", help=help_, description=help_)
+    p.add_argument("target", help=TARGET_HELP)
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="projects indexed in parallel (default: one process per CPU for a folder, "
+        "8 threads for a bucket)",
+    )
+    p.set_defaults(func=run_build)
+
+    help_ = "update the index for changed object paths only"
+    p = sub.add_parser("refresh", help=help_, description=help_)
+    p.add_argument("target", help=TARGET_HELP)
+    p.add_argument("paths", nargs="+", metavar="PATH", help="object paths relative to TARGET")
+    p.set_defaults(func=run_refresh)
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from pypapo.build import build
+    from pypapo.storage import open_storage
+
+    storage = open_storage(existing_target(args.target))
+    # a folder's build is CPU work (archives, metadata), a bucket's is waiting on requests
+    local = not args.target.startswith("gs://")
+    workers = args.workers if args.workers is not None else cpus() if local else 8
+    report = build(storage, workers=workers, progress=Progress(), processes=local)
+    print_errors(report)
+    sweep(storage)
+    print(summary(report, f"built {storage.describe()}"))
+    return EXIT_SKIPPED if report.errors else EXIT_OK
+
+
+def sweep(storage: Storage) -> None:
+    """Remove what interrupted writes left in a folder (a bucket has no temporary files)."""
+    from pypapo.storage.local import LocalStorage
+
+    if isinstance(storage, LocalStorage):  # the CLI picked the backend from the target
+        for path in storage.sweep_temporary():
+            print(f"removed {path}, left by an interrupted write", file=sys.stderr)
+
+
+def run_refresh(args: argparse.Namespace) -> int:
+    from pypapo.refresh import refresh
+    from pypapo.storage import open_storage
+
+    storage = open_storage(existing_target(args.target))
+    report = refresh(storage, args.paths)
+    print_errors(report)
+    print(summary(report, "refreshed"))
+    return EXIT_SKIPPED if report.errors else EXIT_OK

@@ -1,0 +1,67 @@
+"""What the commands share: exit codes, target checks, summaries and progress lines."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from pypapo.errors import UsageError
+from pypapo.report import Report
+
+EXIT_OK, EXIT_SKIPPED, EXIT_USAGE = 0, 1, 2
+EXIT_FAILED = EXIT_SKIPPED  # one code for "not everything was done", whatever stopped it
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+TARGET_HELP = "a folder or gs://bucket[/prefix]"
+
+
+def existing_target(target: str) -> str:
+    """``target`` when it is a bucket or an existing folder; a usage error otherwise, before
+    any work: a typo must not look like an empty index."""
+    if target.startswith("gs://"):
+        return target
+    path = Path(target)
+    if not path.exists():
+        raise UsageError(f"{target}: no such folder")
+    if not path.is_dir():
+        raise UsageError(f"{target}: not a folder")
+    return target
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def summary(report: Report, what: str) -> str:
+    line = f"{what}: {plural(len(report.projects), 'project')}, {plural(report.files, 'file')}"
+    if report.errors:
+        line += f", {len(report.errors)} skipped"
+    return line + f" ({plural(report.writes, 'object')} written)"
+
+
+def print_errors(report: Report) -> None:
+    for error in report.errors:
+        print(f"skipped {error.path}: {error.reason}", file=sys.stderr)
+
+
+class Progress:
+    """Progress on stderr for long builds: at most one line a second, only on a terminal."""
+
+    def __init__(self) -> None:
+        self._last = 0.0
+        self._enabled = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if self._enabled and (now - self._last >= 1 or done == total):
+            self._last = now
+            end = "\n" if done == total else ""
+            print(f"\rindexed {done}/{total} projects", end=end, file=sys.stderr, flush=True)
+
+
+def cpus() -> int:
+    """The CPUs this process may run on (its affinity, as a container's cpuset sets it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
