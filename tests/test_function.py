@@ -18,6 +18,7 @@ import pytest
 from pypapo.build import build
 from pypapo.errors import ConflictError, CorruptStateError
 from pypapo.sample import SampleProject, sdist_bytes, wheel_bytes
+from pypapo.status import Status, status_document
 from pypapo.storage import FILE_CACHE_CONTROL, YANK_KEY, ObjectChangedError, StorageError
 from pypapo.storage.emulator import EmulatorGCSStorage
 from tests.function_server import FunctionServer
@@ -258,3 +259,22 @@ def test_log_fields_are_clipped(main_module: Any, capsys: pytest.CaptureFixture[
     [line] = [json.loads(raw) for raw in capsys.readouterr().out.splitlines()]
     assert len(line["object"]) < 5000
     assert line["message"].endswith(": too long")
+
+
+def test_a_status_object_is_picked_up_by_its_events(function: FunctionServer, bucket: Any) -> None:
+    """An operator's status/<project>.json is no write of pypapo's own: its finalized and
+    deleted events refresh the project (PEP 792), and lifting restores every object."""
+    path, data = _wheel("held", "1.0")
+    assert function.post_event("finalized", _upload(bucket, path, data)) == 200
+    storage = EmulatorGCSStorage(bucket, PREFIX)
+    before = snapshot(storage)
+    document = status_document(Status("quarantined", "malware", "2022-01-01T00:00:00.000000Z"))
+    status = _upload(bucket, "status/held.json", document)
+    assert function.post_event("finalized", status) == 200
+    page = json.loads(bucket.get_blob(f"{PREFIX}/simple/held/index.json").download_as_bytes())
+    assert page["project-status"] == {"status": "quarantined", "reason": "malware"}
+    assert page["files"] == []
+    assert bucket.get_blob(f"{PREFIX}/simple/.quarantine/{path}") is not None
+    bucket.blob(status).delete()
+    assert function.post_event("deleted", status) == 200
+    assert snapshot(storage) == before
