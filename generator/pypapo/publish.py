@@ -17,6 +17,7 @@ caller starts over from the newest state in verify mode.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -31,6 +32,12 @@ from pypapo.storage import ABSENT, FILE_CACHE_CONTROL, Storage
 SidecarSource = Callable[[FileRecord], bytes | None]
 """The sidecar bytes of a record's generation, or ``None`` when that generation is no longer
 the live object (the state must catch up with it first)."""
+
+
+class Outcome(enum.Enum):
+    CURRENT = "nothing was written: everything was in place"
+    VOUCHED = "objects were written, then the marker: no other publisher ran meanwhile"
+    REMOVED = "a project without files: its objects were removed, no marker vouches"
 
 
 class LostRaceError(Exception):
@@ -100,14 +107,14 @@ class Publish:
     root: bool = True
     moved: set[str] = field(default_factory=set)
 
-    def run(self) -> bool:
-        """Apply the plan; True when anything was written. Raises ``LostRaceError`` or
-        ``ObjectsMovedError`` (the caller re-reads the state and tries again)."""
+    def run(self) -> Outcome:
+        """Apply the plan. Raises ``LostRaceError`` or ``ObjectsMovedError`` (the caller
+        re-reads the state and tries again)."""
         marker = self.plan.marker()
         blob = self.storage.get(marker.path)
         stored = blob.data if blob is not None else None
         if self.trust_marker and marker.data is not None and stored == marker.data:
-            return False
+            return Outcome.CURRENT
         base = self._base(stored)
         writer = _Writer(
             self.storage, self.report, marker.path, blob.token if blob is not None else ABSENT
@@ -117,9 +124,12 @@ class Publish:
         self._apply(writer, base)
         if self.moved:
             raise ObjectsMovedError(self.moved)
-        if marker.data is not None and (writer.invalidated or stored != marker.data):
+        if marker.data is None:
+            return Outcome.REMOVED
+        if writer.invalidated or stored != marker.data:
             self._put_marker(writer, marker.data, blob.token if blob is not None else ABSENT)
-        return writer.invalidated
+            return Outcome.VOUCHED
+        return Outcome.CURRENT
 
     def _base(self, stored: bytes | None) -> Plan | None:
         """The plan whose objects are known to be in place, or None: verify everything."""

@@ -24,7 +24,7 @@ from packaging.utils import NormalizedName
 
 from pypapo.cas import attempts, token_of
 from pypapo.distribution import Parsed, parse_distribution
-from pypapo.errors import BadDistributionError, CorruptStateError, InputError, ReservedPathError
+from pypapo.errors import BadDistributionError, CorruptStateError, InvalidFilenameError
 from pypapo.layout import (
     BROWSE_PREFIX,
     INDEX_PREFIX,
@@ -38,7 +38,7 @@ from pypapo.layout import (
 )
 from pypapo.model import FileRecord, ProjectState
 from pypapo.plan import project_plan
-from pypapo.publish import LostRaceError, ObjectsMovedError, Publish
+from pypapo.publish import LostRaceError, ObjectsMovedError, Outcome, Publish
 from pypapo.report import Report
 from pypapo.state import commit, load_state, needs_commit, next_state
 from pypapo.storage import ObjectChangedError, ObjectInfo, Storage
@@ -106,9 +106,12 @@ class _Project:
         except ObjectsMovedError as e:
             self.paths |= e.paths  # the state catches up with them on the next attempt
             return False
-        if wrote and token_of(self.storage, state_path(self.project)) != token:
+        # after a vouched publish a newer commit needs nothing from this run: its committer
+        # publishes after its commit and either finds this marker (so the diff is right) or
+        # loses the marker's create-only swap to it and verifies everything
+        if wrote is Outcome.REMOVED and token_of(self.storage, state_path(self.project)) != token:
             return False
-        self.report.errors = list[InputError](errors)
+        self.report.errors = errors
         if new.exists:
             self.report.projects.add(self.project)
             self.report.files = len(new.served())
@@ -209,7 +212,7 @@ def group(paths: Iterable[str], report: Report) -> dict[NormalizedName, set[str]
         if not looks_like_distribution(path):
             if path == raw and in_reserved_prefix(path):
                 report.errors.append(
-                    ReservedPathError(
+                    InvalidFilenameError(
                         path,
                         f"inside {path.split('/')[0]}/, which pypapo reserves for its own "
                         "pages; upload distributions elsewhere",
