@@ -322,3 +322,24 @@ def test_python_dash_m_pypapo_cli_runs_main() -> None:
         check=False,
     )
     assert (done.returncode, done.stdout.split()[0]) == (0, "pypapo")
+
+
+@pytest.mark.parametrize(
+    "name", ["ok-0.9.tgz", "ok-0.8.tar.bz2", "ok-0.7.tar.xz", "ok-0.6.tar", "ok-0.5-py2.7.egg"]
+)
+def test_a_distribution_format_the_index_does_not_serve_is_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    """pip installs .tgz and .tar.bz2 sdists, and old releases use them: silently not listing
+    one would look like success. The index serves PEP 625's formats only and says so."""
+    add_wheel(tmp_path, "ok", "1.0")
+    (tmp_path / "pkgs" / name).write_bytes(b"old")
+    (tmp_path / "pkgs" / "README.txt").write_bytes(b"not a distribution, not reported")
+    assert main(["build", str(tmp_path)]) == cli.EXIT_SKIPPED
+    captured = capsys.readouterr()
+    hint = "build a wheel" if name.endswith(".egg") else "repack it as a .tar.gz sdist"
+    assert captured.err == (
+        f"skipped pkgs/{name}: not indexed: the index serves wheels and .tar.gz or .zip "
+        f"sdists (PEP 625); {hint}\n"
+    )
+    assert "1 project, 1 file, 1 skipped" in captured.out

@@ -137,6 +137,27 @@ def is_own_write(path: str) -> bool:
     )
 
 
+UNSERVED_SDIST_SUFFIXES = (".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar", ".tar.zst")
+"""Archives pip installs as sdists that PEP 625 does not allow; old releases use them. The
+index does not serve them (packaging cannot parse their names, NGINX would not serve them,
+and uv refuses some): a build reports each, and the publisher repacks it as ``.tar.gz``."""
+UNSERVED_BINARY_SUFFIXES = (".egg", ".exe", ".msi")
+
+
+def unserved_distribution_reason(path: str) -> str | None:
+    """Why a file that looks like a distribution of another format is not indexed; ``None``
+    for anything else (a README, pypapo's own files)."""
+    name = posixpath.basename(path).lower()
+    if is_own_write(path) or not name.endswith(UNSERVED_SDIST_SUFFIXES + UNSERVED_BINARY_SUFFIXES):
+        return None
+    hint = (
+        "build a wheel"
+        if name.endswith(UNSERVED_BINARY_SUFFIXES)
+        else "repack it as a .tar.gz sdist"
+    )
+    return f"not indexed: the index serves wheels and .tar.gz or .zip sdists (PEP 625); {hint}"
+
+
 def looks_like_distribution(path: str) -> bool:
     """True for paths a user meant as a distribution (by suffix), outside pypapo's own writes."""
     return not is_own_write(path) and path.endswith((".whl", *_SDIST_SUFFIXES))

@@ -6,8 +6,6 @@ import argparse
 import sys
 
 from pypapo.cli.common import (
-    EXIT_OK,
-    EXIT_SKIPPED,
     TARGET_HELP,
     Progress,
     cpus,
@@ -47,10 +45,10 @@ def run_build(args: argparse.Namespace) -> int:
     local = not args.target.startswith("gs://")
     workers = args.workers if args.workers is not None else cpus() if local else 8
     report = build(storage, workers=workers, progress=Progress(), processes=local)
-    print_errors(report)
+    code = print_errors(report)
     sweep(storage)
     print(summary(report, f"built {storage.describe()}"))
-    return EXIT_SKIPPED if report.errors else EXIT_OK
+    return code
 
 
 def sweep(storage: Storage) -> None:
@@ -68,6 +66,6 @@ def run_refresh(args: argparse.Namespace) -> int:
 
     storage = open_storage(existing_target(args.target))
     report = refresh(storage, args.paths)
-    print_errors(report)
+    code = print_errors(report)
     print(summary(report, "refreshed"))
-    return EXIT_SKIPPED if report.errors else EXIT_OK
+    return code

@@ -33,16 +33,33 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
+def skipped(report: Report) -> list[tuple[str, str]]:
+    """Every file the command did not index, with its reason: bad input, and files of a
+    distribution format the index does not serve (``.tgz``, ``.egg``...), which the library
+    ignores like any other file that is no distribution."""
+    from pypapo.layout import unserved_distribution_reason
+
+    found = [(error.path, error.reason) for error in report.errors]
+    for path in report.ignored:
+        reason = unserved_distribution_reason(path)
+        if reason is not None:
+            found.append((path, reason))
+    return found
+
+
 def summary(report: Report, what: str) -> str:
     line = f"{what}: {plural(len(report.projects), 'project')}, {plural(report.files, 'file')}"
-    if report.errors:
-        line += f", {len(report.errors)} skipped"
+    if skipped(report):
+        line += f", {len(skipped(report))} skipped"
     return line + f" ({plural(report.writes, 'object')} written)"
 
 
-def print_errors(report: Report) -> None:
-    for error in report.errors:
-        print(f"skipped {error.path}: {error.reason}", file=sys.stderr)
+def print_errors(report: Report) -> int:
+    """Print what was skipped; the exit code that says whether anything was."""
+    found = skipped(report)
+    for path, reason in found:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    return EXIT_SKIPPED if found else EXIT_OK
 
 
 class Progress:

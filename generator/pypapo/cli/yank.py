@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import posixpath
 
-from pypapo.cli.common import EXIT_OK, EXIT_SKIPPED, TARGET_HELP, existing_target, print_errors
+from pypapo.cli.common import EXIT_SKIPPED, TARGET_HELP, existing_target, print_errors
 from pypapo.errors import UsageError
 from pypapo.storage import Storage
 
@@ -57,9 +57,9 @@ def _set_yank(args: argparse.Namespace, reason: str | None) -> int:
     path = resolve_file(storage, args.file)
     storage.set_metadata(path, YANK_KEY, reason)
     report = refresh(storage, [path])
-    print_errors(report)
+    code = print_errors(report)
     print(f"{'yanked' if reason is not None else 'unyanked'} {path}")
-    return EXIT_SKIPPED if report.errors else EXIT_OK
+    return code
 
 
 def run_yank(args: argparse.Namespace) -> int:
