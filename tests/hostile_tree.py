@@ -90,6 +90,7 @@ ANSWERS: list[tuple[str, str, str | None]] = [
     (f"/{SDIST}", "dist", None),
     ("/pkgs/html-1.0.zip", "dist", None),  # HTML inside, but never rendered
     ("/healthz", "health", None),
+    ("/", "front", None),  # the front door: links to simple/ and browse/
     ("/simple/held/", "page-html", None),
     # a quarantined project's files and sidecars, and the markers that refuse them
     (f"/{HELD}", "not-found", None),
@@ -98,7 +99,6 @@ ANSWERS: list[tuple[str, str, str | None]] = [
     (f"/simple/.quarantine/{HELD}", "not-found", None),
     ("/status/held.json", "not-found", None),
     # not what the index publishes
-    ("/", "not-found", None),
     ("/pkgs/", "not-found", None),
     ("/pkgs", "not-found", None),
     ("/pkgs/readme.html", "not-found", None),
@@ -158,6 +158,11 @@ def expected_headers(kind: str, csp: str) -> dict[str, str | None]:
             "Content-Security-Policy": None,
         },
         "health": {"Content-Type": "text/plain", "Cache-Control": "no-store"},
+        "front": {
+            "Content-Type": html,
+            "Content-Security-Policy": csp,
+            "Cache-Control": "public, max-age=10",
+        },
         "redirect": {},
         "not-found": {
             "Content-Type": "text/plain",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from pypapo.http_policy import CONTENT_SECURITY_POLICY
+from pypapo.http_policy import CONTENT_SECURITY_POLICY, FRONT_PAGE
 from tests.hostile_tree import ANSWERS, STATUS, header_problems, make_tree
 from tests.http_parity import ACCEPT_CASES, fetch
 from tests.nginx_server import NginxServer, start_nginx
@@ -69,3 +69,12 @@ def test_both_servers_answer_each_path_alike(
     assert header_problems(serve.headers, kind, CONTENT_SECURITY_POLICY) == []
     if serve.status == 200:
         assert serve.body == nginx.body
+
+
+def test_the_front_page_links_the_index_and_the_browse_pages(servers: Servers) -> None:
+    for port in (servers.nginx.port, servers.serve.port):
+        reply = fetch(port, "/")
+        assert reply.status == 200
+        assert reply.body == FRONT_PAGE
+        assert b'href="simple/"' in reply.body
+        assert b'href="browse/"' in reply.body

@@ -27,6 +27,15 @@ NOSNIFF = ("X-Content-Type-Options", "nosniff")
 DOWNLOAD_CONTENT_TYPE = "application/octet-stream"
 DOWNLOAD_DISPOSITION = "attachment"
 NOT_FOUND_BODY = b"not found\n"
+FRONT_PAGE = (
+    b'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+    b"<title>Python package index</title></head><body>\n<h1>Python package index</h1>\n<ul>\n"
+    b'<li><a href="simple/">simple/</a>: the index pip, uv, poetry and pdm read '
+    b"(PEP 503, PEP 691)</li>\n"
+    b'<li><a href="browse/">browse/</a>: the projects and their files, for people</li>\n'
+    b"</ul>\n<p>pip install --index-url http://HOST/simple/ PACKAGE</p>\n</body></html>\n"
+)
+"""What ``/`` answers, byte for byte the string nginx.conf returns (a test compares them)."""
 
 _NAME = r"[a-z0-9]+(?:-[a-z0-9]+)*"  # a normalized project name (PEP 503)
 _SEGMENT = r"[^/.][^/]*"  # no dot-files, no dot-directories
@@ -45,6 +54,7 @@ QUARANTINE_DIR = "simple/.quarantine/"
 
 class Kind(Enum):
     HEALTH = "health"
+    FRONT = "front"  # the front page, FRONT_PAGE
     REDIRECT = "redirect"
     PAGE = "page"  # negotiated: index.json or index.html in the directory
     PAGE_FILE = "page-file"  # a page by its own name
@@ -63,6 +73,7 @@ class Route:
 # (pattern, kind, the target from the match), in nginx.conf's order of precedence
 _ROUTES: list[tuple[re.Pattern[str], Kind, Callable[[re.Match[str]], str]]] = [
     (re.compile(r"^/healthz$"), Kind.HEALTH, lambda m: ""),
+    (re.compile(r"^/$"), Kind.FRONT, lambda m: ""),
     (REDIRECT, Kind.REDIRECT, lambda m: (m["last"] or m["top"]) + "/"),
     (PAGE_DIR, Kind.PAGE, lambda m: "simple/" + (m["project"] + "/" if m["project"] else "")),
     (PAGE_FILE, Kind.PAGE_FILE, lambda m: m.string[1:]),

@@ -89,6 +89,13 @@ class IndexHandler(BaseHTTPRequestHandler):
         kind, target = answer.kind, answer.target
         if kind is http_policy.Kind.HEALTH:
             self._send_bytes(b"ok\n", "text/plain", "no-store", send_body=send_body)
+        elif kind is http_policy.Kind.FRONT:
+            self._send_bytes(
+                http_policy.FRONT_PAGE,
+                render.HTML_CONTENT_TYPE,
+                PAGE_CACHE_CONTROL,
+                send_body=send_body,
+            )
         elif kind is http_policy.Kind.REDIRECT:
             self._redirect(target, send_body)
         elif kind is http_policy.Kind.PAGE:
