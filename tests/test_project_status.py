@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from pypapo.layout import is_own_write, quarantine_path, status_path
 from pypapo.refresh import refresh
 from pypapo.status import Status, parse_status_document, status_document
 from pypapo.status_command import set_status
+from pypapo.storage.counting import CountingStorage
 from pypapo.storage.local import LocalStorage
 from pypapo.upload import upload
 from tests.conftest import add_wheel
@@ -182,3 +184,30 @@ def test_the_status_command(index: LocalStorage, capsys: pytest.CaptureFixture[s
     with pytest.raises(SystemExit):
         cli.main(["status", root, "held", "paused"])
     assert cli.main(["status", root, "not a name!", "archived"]) == 2
+
+
+def _upload_cost(storage: LocalStorage, version: str) -> Counter[str]:
+    add_wheel(storage.root, "held", version)
+    counting = CountingStorage(storage)
+    refresh(counting, [f"pkgs/held-{version}-py3-none-any.whl"])
+    return counting.calls
+
+
+def test_an_upload_costs_the_same_requests_with_a_status(index: LocalStorage) -> None:
+    """The status lives in the state: an upload into a project with one reads nothing more."""
+    plain = _upload_cost(index, "2.0")
+    _set(index, "deprecated", "use other")
+    assert _upload_cost(index, "3.0") == plain
+
+
+def test_a_status_event_costs_one_read_more_than_a_page_refresh(index: LocalStorage) -> None:
+    counting = CountingStorage(index)
+    index.put(
+        status_path("held"),
+        status_document(Status("deprecated", None, "2022-01-01T00:00:00.000000Z")),
+        content_type="application/json",
+    )
+    refresh(counting, [status_path("held")])
+    # state, status object, marker; then state PUT, marker DELETE, 3 pages, marker PUT
+    assert counting.calls["get"] == 3
+    assert counting.calls["stat"] == 0
