@@ -24,7 +24,7 @@ from packaging.utils import NormalizedName
 
 from pypapo.cas import attempts, token_of
 from pypapo.distribution import Parsed, parse_distribution
-from pypapo.errors import BadDistributionError, CorruptStateError, InvalidFilenameError
+from pypapo.errors import BadDistributionError, CorruptStateError, InputError, ReservedPathError
 from pypapo.layout import (
     BROWSE_PREFIX,
     INDEX_PREFIX,
@@ -111,7 +111,7 @@ class _Project:
         # loses the marker's create-only swap to it and verifies everything
         if wrote is Outcome.REMOVED and token_of(self.storage, state_path(self.project)) != token:
             return False
-        self.report.errors = errors
+        self.report.errors = list[InputError](errors)
         if new.exists:
             self.report.projects.add(self.project)
             self.report.files = len(new.served())
@@ -212,7 +212,7 @@ def group(paths: Iterable[str], report: Report) -> dict[NormalizedName, set[str]
         if not looks_like_distribution(path):
             if path == raw and in_reserved_prefix(path):
                 report.errors.append(
-                    InvalidFilenameError(
+                    ReservedPathError(
                         path,
                         f"inside {path.split('/')[0]}/, which pypapo reserves for its own "
                         "pages; upload distributions elsewhere",
