@@ -597,7 +597,8 @@ def orphan_sidecar() -> Case:
 
 
 def not_a_distribution_suffix() -> Case:
-    """Old formats and other files beside packages are ignored, not errors."""
+    """An old format beside packages is no bad file (refresh reports nothing); the CLI lists it
+    as not indexed, with the format the index serves instead."""
     return Case("up/legacy-1.0-py3.8.egg", b"PK\x03\x04", None)
 
 
