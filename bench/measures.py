@@ -347,7 +347,7 @@ def _gcs_upload(gcs: Any, seed: Path, project: int, version: int) -> tuple[str, 
     name = f"{sample(project, version).stem}-py3-none-any.whl"
     (seed / name).write_bytes(wheel_bytes(sample(project, version)))
     path = f"packages/{name}"
-    gcs.upload_file(path, seed / name)
+    gcs.upload_file(seed / name, path, create_only=True)
     event = gcs.stat(path)
     assert event is not None
     return path, event.size, event
@@ -441,7 +441,7 @@ def peak_rss(ctx: Context, size: int) -> Row:
     with gcs_emulator(ctx.fresh("gcs-big")) as url:
         client = _gcs_client(url)
         bucket = client.create_bucket(f"big-{uuid.uuid4().hex[:12]}")
-        EmulatorGCSStorage(bucket).upload_file(path, wheel)
+        EmulatorGCSStorage(bucket).upload_file(wheel, path, create_only=True)
         for _ in range(min(2, ctx.runs)):
             for blob in client.list_blobs(bucket, prefix="simple/"):
                 blob.delete()

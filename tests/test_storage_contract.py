@@ -17,15 +17,18 @@ import requests
 import urllib3
 from google.cloud.storage.retry import DEFAULT_RETRY
 
+from pypapo.check import DryRun
 from pypapo.storage import (
     ABSENT,
     FILE_CACHE_CONTROL,
     PAGE_CACHE_CONTROL,
     YANK_KEY,
+    Blob,
     ObjectChangedError,
     Storage,
     StorageError,
 )
+from pypapo.storage.counting import CountingStorage
 from pypapo.storage.emulator import EmulatorGCSStorage
 from pypapo.storage.gcs import GCSStorage
 from pypapo.storage.local import LocalStorage
@@ -47,6 +50,58 @@ def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
     for name in ("pkgs/b.whl", PREFIX + "-old/pkgs/b.whl", "team/pkgs/b.whl"):
         prefixed.bucket.blob(name).upload_from_string(b"decoy")
     return prefixed
+
+
+# -- uploads from disk ------------------------------------------------------------------------
+
+
+def test_upload_file_is_create_only_unless_told(storage: Storage, tmp_path: Path) -> None:
+    local = tmp_path / "x-1.0.tar.gz"
+    local.write_bytes(b"sdist")
+    heard: list[int] = []
+    path = "pkgs/x-1.0.tar.gz"
+    token = storage.upload_file(local, path, create_only=True, progress=heard.append)
+    blob = storage.get(path)
+    assert blob is not None and token is not None
+    assert (blob.data, blob.token) == (b"sdist", token)
+    assert heard[-1] == 5
+    local.write_bytes(b"other")
+    assert storage.upload_file(local, path, create_only=True) is None
+    assert storage.get(path) == blob
+    newer = storage.upload_file(local, path, create_only=False)
+    assert newer is not None and newer != token
+    assert storage.get(path) == Blob(b"other", newer)
+    # no temporary file is left beside it, whichever way the upload went
+    assert [i.path for i in storage.list("pkgs/")] == [path]
+
+
+def test_upload_file_streams_more_than_a_chunk(storage: Storage, tmp_path: Path) -> None:
+    local = tmp_path / "big-1.0-py3-none-any.whl"
+    data = os.urandom(9 * MIB)
+    local.write_bytes(data)
+    heard: list[int] = []
+    assert storage.upload_file(local, "big-1.0-py3-none-any.whl", create_only=True,
+                               progress=heard.append)  # fmt: skip
+    assert heard == sorted(set(heard)) and heard[-1] == len(data)
+    info = storage.stat("big-1.0-py3-none-any.whl")
+    assert info is not None and info.size == len(data)
+
+
+@pytest.mark.parametrize("wrapper", [CountingStorage, DryRun])
+def test_wrappers_upload_through_the_protocol(
+    wrapper: Callable[[Storage], Storage], tmp_path: Path
+) -> None:
+    inner = LocalStorage(tmp_path / "index")
+    outer = wrapper(inner)
+    assert isinstance(outer, Storage)
+    local = tmp_path / "x-1.0.tar.gz"
+    local.write_bytes(b"sdist")
+    assert outer.upload_file(local, "x-1.0.tar.gz", create_only=True) is not None
+    assert outer.upload_file(local, "x-1.0.tar.gz", create_only=True) is None
+    blob = outer.get("x-1.0.tar.gz")
+    assert blob is not None and blob.data == b"sdist"
+    # a dry run writes nothing through; a counting storage writes and counts
+    assert (inner.get("x-1.0.tar.gz") is None) == (wrapper is DryRun)
 
 
 # -- tokens and compare-and-swap -------------------------------------------------------------
@@ -561,7 +616,7 @@ def test_gcs_upload_file(gcs_bucket: Any, tmp_path: Path) -> None:
     storage = EmulatorGCSStorage(gcs_bucket, "idx")
     small = tmp_path / "small-1.0.tar.gz"
     small.write_bytes(b"sdist")
-    token = storage.upload_file("pkgs/small-1.0.tar.gz", small, create_only=True)
+    token = storage.upload_file(small, "pkgs/small-1.0.tar.gz", create_only=True)
     assert token == storage.stat("pkgs/small-1.0.tar.gz").generation  # type: ignore[union-attr]
     blob = gcs_bucket.get_blob("idx/pkgs/small-1.0.tar.gz")
     assert (blob.content_type, blob.cache_control) == (
@@ -569,14 +624,14 @@ def test_gcs_upload_file(gcs_bucket: Any, tmp_path: Path) -> None:
         FILE_CACHE_CONTROL,
     )
     small.write_bytes(b"other")
-    assert storage.upload_file("pkgs/small-1.0.tar.gz", small, create_only=True) is None
+    assert storage.upload_file(small, "pkgs/small-1.0.tar.gz", create_only=True) is None
     assert storage.get("pkgs/small-1.0.tar.gz").data == b"sdist"  # type: ignore[union-attr]
-    assert storage.upload_file("pkgs/small-1.0.tar.gz", small, create_only=False) is not None
+    assert storage.upload_file(small, "pkgs/small-1.0.tar.gz", create_only=False) is not None
     assert storage.get("pkgs/small-1.0.tar.gz").data == b"other"  # type: ignore[union-attr]
     big = tmp_path / "big-1.0-py3-none-any.whl"
     data = bytes(range(256)) * (9 * MIB // 256)  # above 8 MiB: a resumable upload
     big.write_bytes(data)
-    assert storage.upload_file("pkgs/big-1.0-py3-none-any.whl", big, create_only=True)
+    assert storage.upload_file(big, "pkgs/big-1.0-py3-none-any.whl", create_only=True)
     assert _read_back(storage, "pkgs/big-1.0-py3-none-any.whl") == data
     # GCS refuses a second create-only resumable upload too; fake-gcs-server ignores
     # preconditions on resumable uploads, so that part cannot be checked here
@@ -588,7 +643,9 @@ def test_gcs_upload_reports_progress_per_chunk(gcs_bucket: Any, tmp_path: Path) 
     data = os.urandom(20 * MIB)  # three 8 MiB chunks of a resumable upload
     big.write_bytes(data)
     heard: list[int] = []
-    assert storage.upload_file("big-1.0-py3-none-any.whl", big, progress=heard.append)
+    assert storage.upload_file(
+        big, "big-1.0-py3-none-any.whl", create_only=True, progress=heard.append
+    )
     assert heard == sorted(set(heard))  # each figure once, growing
     assert heard[-1] == len(data)
     assert len({n for n in heard if 0 < n < len(data)}) >= 2  # progress before the end
@@ -608,7 +665,7 @@ def test_gcs_small_upload_reports_once(gcs_bucket: Any, tmp_path: Path) -> None:
     small.write_bytes(b"sdist")
     heard: list[int] = []
     assert EmulatorGCSStorage(gcs_bucket).upload_file(
-        "small-1.0.tar.gz", small, progress=heard.append
+        small, "small-1.0.tar.gz", create_only=True, progress=heard.append
     )
     assert heard == [5]
 

@@ -15,6 +15,7 @@ from pypapo.build import build
 from pypapo.cli import main
 from pypapo.errors import InvalidMetadataError, MetadataMismatchError
 from pypapo.sample import SampleProject, write_wheel
+from pypapo.storage.counting import CountingStorage
 from pypapo.storage.emulator import EmulatorGCSStorage
 from pypapo.storage.local import LocalStorage
 from pypapo.upload import DestinationError, upload, validate
@@ -31,6 +32,27 @@ def test_upload_to_folder_refreshes(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "uploaded" in capsys.readouterr().out
     page = json.loads((index / "simple" / "good" / "index.json").read_bytes())
     assert page["files"][0]["url"] == "../../packages/good-1.0-py3-none-any.whl"
+
+
+def test_no_refresh_uploads_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Whether pages follow an upload is the caller's flag, not a guess from the storage's
+    class: ``--no-refresh`` leaves the index to whatever refreshes it (the Cloud Function)."""
+    wheel = _wheel(tmp_path)
+    index = tmp_path / "index"
+    assert main(["upload", str(index), str(wheel), "--no-refresh"]) == 0
+    assert (index / "packages" / wheel.name).read_bytes() == wheel.read_bytes()
+    assert not (index / "simple").exists()
+    assert "pypapo refresh" in capsys.readouterr().out
+
+
+def test_upload_goes_through_the_storage_protocol(tmp_path: Path) -> None:
+    """Any storage uploads (here a counting wrapper around a folder): one ``upload_file``."""
+    counting = CountingStorage(LocalStorage(tmp_path / "index"))
+    [result] = upload(counting, [_wheel(tmp_path)])
+    assert result.status == "uploaded"
+    assert counting.calls["upload_file"] == 1
+    [again] = upload(counting, [_wheel(tmp_path / "b", summary="x")])
+    assert again.status == "exists"
 
 
 def test_upload_refuses_to_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from pypapo.build import build
 from pypapo.layout import BROWSE_PREFIX, INDEX_PREFIX, SIDECAR_SUFFIX, STATE_NAME
@@ -121,6 +122,20 @@ class DryRun:
 
     def set_metadata(self, path: str, key: str, value: str | None) -> None:
         raise NotImplementedError("a check never changes object metadata")
+
+    def upload_file(
+        self,
+        local: Path,
+        path: str,
+        *,
+        create_only: bool,
+        progress: Callable[[int], None] | None = None,
+    ) -> str | None:
+        # held in memory like every other write: a dry run is for small what-ifs
+        data = local.read_bytes()
+        if progress is not None:
+            progress(len(data))
+        return self.put(path, data, content_type="", if_token=ABSENT if create_only else None)
 
     def changes(self) -> dict[str, bytes | None]:
         with self._lock:

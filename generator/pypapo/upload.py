@@ -1,5 +1,6 @@
-"""``pypapo upload TARGET FILE...``: validate, then upload create-only, then refresh (folders) or
-leave the refresh to the Cloud Function (buckets).
+"""``pypapo upload TARGET FILE...``: validate, then upload create-only through the storage
+protocol. Refreshing the pages afterwards is the caller's choice (the CLI's ``--refresh``: on for
+a folder, off for a bucket, whose Cloud Function refreshes).
 
 Validation runs the same parser the index uses (file name, archive, metadata, name/version
 cross-check), so a file that uploads is a file that gets indexed. The destination folder
@@ -11,7 +12,6 @@ from __future__ import annotations
 import email.message
 import importlib
 import io
-import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,10 +33,8 @@ from pypapo.layout import (
 )
 from pypapo.model import ProjectState
 from pypapo.state import load_state
-from pypapo.storage import Storage, StorageError
-from pypapo.storage.local import LocalStorage, temporary_beside
-
-CHUNK = 8 << 20
+from pypapo.storage import Storage
+from pypapo.storage.local import LocalStorage
 
 
 class DestinationError(ValueError):
@@ -137,46 +135,12 @@ def _quiet(_name: str, _total: int) -> Callable[[int], None]:
     return lambda _done: None
 
 
-def _upload_local(
-    root: Path, path: str, local: Path, *, force: bool, show: Callable[[int], None]
-) -> bool:
-    target = root.joinpath(*path.split("/"))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with temporary_beside(str(target)) as name:  # removed if the copy fails (a full disk)
-        tmp = Path(name)
-        _copy(local, tmp, show)
-        if force:
-            tmp.replace(target)
-            return True
-        try:
-            os.link(tmp, target)  # atomic create-only: fails if the name exists
-        except FileExistsError:
-            return False
-        finally:
-            tmp.unlink()
-        return True
-
-
-def _copy(local: Path, tmp: Path, show: Callable[[int], None]) -> None:
-    with local.open("rb") as src, tmp.open("wb") as out:
-        done = 0
-        while chunk := src.read(CHUNK):
-            out.write(chunk)
-            done += len(chunk)
-            show(done)
-
-
 def upload_one(
     storage: Storage, local: Path, path: str, *, force: bool, progress: Progress = _quiet
 ) -> bool:
     """Upload one file; False when it already exists and ``force`` is off."""
     show = progress(local.name, local.stat().st_size)
-    if isinstance(storage, LocalStorage):
-        return _upload_local(storage.root, path, local, force=force, show=show)
-    upload_file = getattr(storage, "upload_file", None)
-    if upload_file is None:
-        raise StorageError(f"{storage.describe()} does not support uploads")
-    return upload_file(path, local, create_only=not force, progress=show) is not None
+    return storage.upload_file(local, path, create_only=not force, progress=show) is not None
 
 
 def upload(

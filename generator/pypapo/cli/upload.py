@@ -1,4 +1,5 @@
-"""``pypapo upload TARGET FILE...``: validate, upload create-only, refresh (folders)."""
+"""``pypapo upload TARGET FILE...``: validate, upload create-only, refresh unless told not to
+(by default a folder only: a bucket's Cloud Function refreshes it)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("files", nargs="+", metavar="FILE", help="wheels and sdists to upload")
     p.add_argument("--to", default="packages", help="folder inside TARGET (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.add_argument(
+        "--refresh",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="refresh the uploaded files' pages (default: for a folder; a bucket's Cloud "
+        "Function refreshes it)",
+    )
     p.set_defaults(func=run)
 
 
@@ -59,12 +67,15 @@ def run(args: argparse.Namespace) -> int:
         line = _LINES[r.status].format(local=r.local, where=where, path=r.path, reason=r.reason)
         print(line, file=sys.stdout if r.status == "uploaded" else sys.stderr)
     uploaded = [r.path for r in results if r.status == "uploaded"]
-    if uploaded and not args.target.startswith("gs://"):
+    refresh_after = not args.target.startswith("gs://") if args.refresh is None else args.refresh
+    if uploaded and refresh_after:
         from pypapo.refresh import refresh
 
         print_errors(refresh(storage, uploaded))
-    elif uploaded:
+    elif uploaded and args.target.startswith("gs://"):
         print("the Cloud Function refreshes the index; `pypapo wait` waits for it")
+    elif uploaded:
+        print(f"not refreshed: `pypapo refresh {args.target} PATH...` lists them")
     return EXIT_OK if all(r.status == "uploaded" for r in results) else EXIT_SKIPPED
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from pypapo.errors import MissingExtraError, PypapoError
@@ -114,6 +115,20 @@ class Storage(Protocol):
 
     def set_metadata(self, path: str, key: str, value: str | None) -> None:
         """Set (or with ``None`` remove) one custom metadata entry of an existing object."""
+        ...
+
+    def upload_file(
+        self,
+        local: Path,
+        path: str,
+        *,
+        create_only: bool,
+        progress: Callable[[int], None] | None = None,
+    ) -> str | None:
+        """Copy a distribution from disk in bounded chunks (constant memory), atomically: a
+        reader sees the whole file or none. ``progress`` hears the bytes sent so far. Returns
+        the new token, or ``None`` when ``create_only`` and the object exists (it is then left
+        as it was)."""
         ...
 
 

@@ -6,15 +6,16 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from pypapo.storage import PAGE_CACHE_CONTROL, Blob, ObjectInfo, Storage
 
 
 class CountingStorage:
     """Delegates to ``inner``. ``calls`` counts each method; ``bytes_read`` is the content that
-    came back (``get``, ``stream``, ``read_range``), ``bytes_written`` the content of ``put``.
-    ``before(method, path)``, when set, runs before each call (tests use it to force
-    interleavings)."""
+    came back (``get``, ``stream``, ``read_range``), ``bytes_written`` the content of ``put``
+    and ``upload_file``. ``before(method, path)``, when set, runs before each call (tests use it
+    to force interleavings)."""
 
     def __init__(self, inner: Storage) -> None:
         self.inner = inner
@@ -99,3 +100,18 @@ class CountingStorage:
     def set_metadata(self, path: str, key: str, value: str | None) -> None:
         self._call("set_metadata", path)
         self.inner.set_metadata(path, key, value)
+
+    def upload_file(
+        self,
+        local: Path,
+        path: str,
+        *,
+        create_only: bool,
+        progress: Callable[[int], None] | None = None,
+    ) -> str | None:
+        self._call("upload_file", path)
+        token = self.inner.upload_file(local, path, create_only=create_only, progress=progress)
+        if token is not None:
+            with self._lock:
+                self.bytes_written += local.stat().st_size
+        return token

@@ -307,13 +307,13 @@ class GCSStorage:
 
     def upload_file(
         self,
+        local: Path,
         path: str,
-        local_file: Path,
         *,
-        create_only: bool = True,
+        create_only: bool,
+        progress: Callable[[int], None] | None = None,
         content_type: str = "application/octet-stream",
         cache_control: str = FILE_CACHE_CONTROL,
-        progress: Callable[[int], None] | None = None,
     ) -> str | None:
         """Upload a distribution from disk: multipart up to 8 MiB, resumable in 8 MiB chunks
         above (constant memory; ``progress`` hears the bytes sent so far after each chunk).
@@ -323,10 +323,10 @@ class GCSStorage:
         blob = self.bucket.blob(self._name(path), chunk_size=UPLOAD_CHUNK)
         blob.cache_control = cache_control
         kwargs: dict[str, Any] = {"if_generation_match": 0} if create_only else {}
-        size = local_file.stat().st_size
+        size = local.stat().st_size
         told = progress or (lambda _done: None)
         try:
-            with local_file.open("rb") as raw:
+            with local.open("rb") as raw:
                 source = _CountingReader(raw, told)
                 blob.upload_from_file(
                     source, size=size, content_type=content_type, retry=self.retry, **kwargs

@@ -38,6 +38,8 @@ from pypapo.layout import TMP_PREFIX, tmp_name
 from pypapo.storage import ABSENT, YANK_KEY, Blob, ObjectChangedError, ObjectInfo, StorageError
 
 CHUNK = 1 << 20
+UPLOAD_CHUNK = 8 << 20
+"""Bytes copied between two progress reports of an upload."""
 YANK_SUFFIX = ".yanked"
 MAX_MARKER = 4096
 """Bytes of a yank reason read from a marker: installers show the reason, nobody needs a book."""
@@ -253,6 +255,30 @@ class LocalStorage:
             _write_new(path, tmp, (value + "\n").encode())
             os.replace(tmp, marker)  # a concurrent stat never reads a half-written reason
 
+    def upload_file(
+        self,
+        local: Path,
+        path: str,
+        *,
+        create_only: bool,
+        progress: Callable[[int], None] | None = None,
+    ) -> str | None:
+        # create-only is a hard link of the finished temporary file: link() fails when the name
+        # exists, so two uploads of one name cannot both win and no reader sees a partial file
+        fs = self._fs(path)
+        with temporary_beside(fs) as tmp:
+            token = _copy_new(path, tmp, local, progress or (lambda _done: None))
+            if not create_only:
+                os.replace(tmp, fs)
+                return token
+            try:
+                os.link(tmp, fs)
+            except FileExistsError:
+                return None
+            finally:
+                _unlink(tmp)
+        return token
+
 
 @contextlib.contextmanager
 def temporary_beside(target: str) -> Iterator[str]:
@@ -325,20 +351,42 @@ def _unlink(fs: str) -> None:
         os.unlink(fs)
 
 
-def _write_new(path: str, tmp: str, data: bytes) -> None:
+def _create(path: str, tmp: str) -> int:
+    """A descriptor of the new file ``tmp``, creating its directory when needed."""
     for _ in range(5):  # a concurrent delete may remove the emptied directory under us
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
         except FileNotFoundError:
             with contextlib.suppress(FileNotFoundError, FileExistsError):
                 os.makedirs(os.path.dirname(tmp), exist_ok=True)
-            continue
-        try:
-            _write_all(fd, data)
-        finally:
-            os.close(fd)
-        return
     raise StorageError(f"cannot create {path!r}: its directory keeps disappearing")
+
+
+def _write_new(path: str, tmp: str, data: bytes) -> None:
+    fd = _create(path, tmp)
+    try:
+        _write_all(fd, data)
+    finally:
+        os.close(fd)
+
+
+def _copy_new(path: str, tmp: str, local: Path, progress: Callable[[int], None]) -> str:
+    """Copy ``local`` into the new file ``tmp`` chunk by chunk; the content's token."""
+    digest = hashlib.sha256()
+    done = 0
+    fd = _create(path, tmp)
+    try:
+        with local.open("rb") as src:
+            while chunk := src.read(UPLOAD_CHUNK):
+                _write_all(fd, chunk)
+                digest.update(chunk)
+                done += len(chunk)
+                progress(done)
+    finally:
+        os.close(fd)
+    if done == 0:
+        progress(0)  # an empty file is never read: still say it is done
+    return digest.hexdigest()
 
 
 def _write_all(fd: int, data: bytes) -> None:
