@@ -10,6 +10,8 @@ from __future__ import annotations
 import http.client
 from dataclasses import dataclass
 
+from tests.hostile_tree import HELD, SDIST, WHEEL
+
 JSON = "application/vnd.pypi.simple.v1+json"
 LATEST = "application/vnd.pypi.simple.latest+json"
 V1_HTML = "application/vnd.pypi.simple.v1+html"
@@ -82,6 +84,45 @@ ACCEPT_CASES: list[tuple[str, str | None, str]] = [
     ("inside a quoted parameter", f'text/html;p="{JSON}"', "html"),
     ("non-ASCII lookalike", "application/vnd.pypi.s\u0131mple.v1+json", "html"),
     ("unknown type", "image/png", "html"),
+]
+
+# (why, path, request headers, the status both servers must answer). NGINX's static files honour
+# one byte range (nginx.conf sets max_ranges 1: installers read one range at a time, and a
+# multi-range request gets the whole file, as HTTP allows); answers built by the config itself
+# (front page, health, redirects, 404) ignore Range.
+RANGE_CASES: list[tuple[str, str, dict[str, str | bytes], int]] = [
+    ("first bytes", f"/{WHEEL}", {"Range": "bytes=0-9"}, 206),
+    ("suffix", f"/{WHEEL}", {"Range": "bytes=-10"}, 206),
+    ("open-ended", f"/{WHEEL}", {"Range": "bytes=100-"}, 206),
+    ("end past the size is cut", f"/{WHEEL}", {"Range": "bytes=0-99999"}, 206),
+    ("suffix longer than the file", f"/{WHEEL}", {"Range": "bytes=-99999"}, 206),
+    ("last byte", f"/{WHEEL}", {"Range": "bytes=-1"}, 206),
+    ("upper-case unit, spaces", f"/{WHEEL}", {"Range": "BYTES= 0 - 3"}, 206),
+    ("multi-range: the whole file", f"/{WHEEL}", {"Range": "bytes=0-1,5-6"}, 200),
+    ("multi-range, one satisfiable", f"/{WHEEL}", {"Range": "bytes=0-1,99999-"}, 206),
+    ("start past the end", f"/{WHEEL}", {"Range": "bytes=99999-"}, 416),
+    ("empty suffix", f"/{WHEEL}", {"Range": "bytes=-0"}, 416),
+    ("reversed", f"/{WHEEL}", {"Range": "bytes=5-2"}, 416),
+    ("not a number", f"/{WHEEL}", {"Range": "bytes=x"}, 416),
+    ("trailing garbage", f"/{WHEEL}", {"Range": "bytes=1-2x"}, 416),
+    ("trailing comma", f"/{WHEEL}", {"Range": "bytes=0-1,"}, 416),
+    ("overflow", f"/{WHEEL}", {"Range": "bytes=99999999999999999999-"}, 416),
+    ("other unit ignored", f"/{WHEEL}", {"Range": "chars=0-1"}, 200),
+    ("too short to be a range", f"/{WHEEL}", {"Range": "bytes="}, 200),
+    ("If-Range not matching", f"/{WHEEL}", {"Range": "bytes=0-3", "If-Range": '"x"'}, 200),
+    ("sidecar", f"/{WHEEL}.metadata", {"Range": "bytes=0-3"}, 206),
+    ("sdist suffix", f"/{SDIST}", {"Range": "bytes=-4"}, 206),
+    ("page", "/simple/foo/", {"Range": "bytes=0-9"}, 206),
+    ("json page", "/simple/foo/", {"Range": "bytes=0-9", "Accept": JSON}, 206),
+    ("page past the end", "/simple/foo/", {"Range": "bytes=99999-"}, 416),
+    ("json page file past the end", "/simple/index.json", {"Range": "bytes=99999-"}, 416),
+    ("browse page", "/browse/foo/", {"Range": "bytes=0-9"}, 206),
+    ("browse page past the end", "/browse/foo/", {"Range": "bytes=99999-"}, 416),
+    ("front page ignores it", "/", {"Range": "bytes=0-9"}, 200),
+    ("health ignores it", "/healthz", {"Range": "bytes=0-0"}, 200),
+    ("redirect ignores it", "/simple/foo", {"Range": "bytes=0-9"}, 301),
+    ("not found ignores it", "/nope", {"Range": "bytes=99999-"}, 404),
+    ("quarantined stays refused", f"/{HELD}", {"Range": "bytes=0-3"}, 404),
 ]
 
 

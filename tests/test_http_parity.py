@@ -4,6 +4,7 @@ the hostile tree the same status, headers and bytes."""
 
 from __future__ import annotations
 
+import http.client
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -11,7 +12,7 @@ import pytest
 
 from pypapo.http_policy import CONTENT_SECURITY_POLICY, FRONT_PAGE
 from tests.hostile_tree import ANSWERS, STATUS, header_problems, make_tree
-from tests.http_parity import ACCEPT_CASES, fetch
+from tests.http_parity import ACCEPT_CASES, RANGE_CASES, fetch
 from tests.nginx_server import NginxServer, start_nginx
 from tests.pypapo_server import PypapoServer
 
@@ -23,6 +24,9 @@ COMPARED = [
     "Content-Disposition",
     "Content-Security-Policy",
     "X-Content-Type-Options",
+    "Content-Length",
+    "Content-Range",
+    "Accept-Ranges",
 ]
 
 
@@ -78,3 +82,62 @@ def test_the_front_page_links_the_index_and_the_browse_pages(servers: Servers) -
         assert reply.body == FRONT_PAGE
         assert b'href="simple/"' in reply.body
         assert b'href="browse/"' in reply.body
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "status"), [c[1:] for c in RANGE_CASES], ids=[c[0] for c in RANGE_CASES]
+)
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_both_servers_answer_ranges_alike(
+    servers: Servers, path: str, headers: dict[str, str | bytes], status: int, method: str
+) -> None:
+    nginx = fetch(servers.nginx.port, path, headers, method)
+    serve = fetch(servers.serve.port, path, headers, method)
+    assert (serve.status, nginx.status) == (status, status)
+    for name in COMPARED:
+        assert serve.header(name) == nginx.header(name), name
+    assert serve.body == nginx.body
+    if status == 206 and method == "GET":  # the bytes the range names, and only those
+        whole = fetch(servers.nginx.port, path, {"Accept": str(headers.get("Accept", ""))})
+        first, last, size = _content_range(serve.header("Content-Range"))
+        assert size == len(whole.body)
+        assert serve.body == whole.body[first : last + 1]
+
+
+def _content_range(value: str | None) -> tuple[int, int, int]:
+    assert value is not None
+    unit, _, rest = value.partition(" ")
+    span, _, size = rest.partition("/")
+    first, _, last = span.partition("-")
+    assert unit == "bytes"
+    return int(first), int(last), int(size)
+
+
+@pytest.mark.parametrize("server", ["nginx", "serve"])
+def test_both_servers_keep_the_connection_alive(servers: Servers, server: str) -> None:
+    """HTTP/1.1 with keep-alive: every kind of answer has a Content-Length, so one connection
+    carries them all (an installer downloads many files over one)."""
+    port = servers.nginx.port if server == "nginx" else servers.serve.port
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    requests = [
+        ("GET", "/simple/foo/", {}),
+        ("HEAD", "/simple/foo/", {}),
+        ("GET", "/pkgs/foo-1.0.tar.gz", {"Range": "bytes=0-3"}),
+        ("GET", "/pkgs/foo-1.0.tar.gz", {"Range": "bytes=99999-"}),
+        ("GET", "/simple/foo", {}),
+        ("GET", "/nope", {}),
+        ("GET", "/", {}),
+        ("GET", "/healthz", {}),
+    ]
+    try:
+        conn.connect()
+        sock = conn.sock
+        for method, path, headers in requests:
+            conn.request(method, path, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            assert response.version == 11, path
+            assert response.getheader("Content-Length") is not None, path
+            assert conn.sock is sock, f"{method} {path} closed the connection"
+    finally:
+        conn.close()

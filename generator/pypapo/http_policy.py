@@ -36,6 +36,20 @@ FRONT_PAGE = (
     b"</ul>\n<p>pip install --index-url http://HOST/simple/ PACKAGE</p>\n</body></html>\n"
 )
 """What ``/`` answers, byte for byte the string nginx.conf returns (a test compares them)."""
+MOVED_BODY = (
+    b"<html>\r\n<head><title>301 Moved Permanently</title></head>\r\n<body>\r\n"
+    b"<center><h1>301 Moved Permanently</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
+RANGE_NOT_SATISFIABLE_BODY = (
+    b"<html>\r\n<head><title>416 Requested Range Not Satisfiable</title></head>\r\n<body>\r\n"
+    b"<center><h1>416 Requested Range Not Satisfiable</h1></center>\r\n"
+    b"<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+"""NGINX's own pages for a redirect and an unsatisfiable range (``server_tokens off``), which
+``pypapo serve`` answers too, so that both servers send the same bytes."""
+KEEPALIVE_TIMEOUT = 65  # seconds an idle connection stays open, nginx.conf's keepalive_timeout
+MAX_OFFSET = 2**63 - 1  # NGINX's off_t: a larger number in a range is unsatisfiable
 
 _NAME = r"[a-z0-9]+(?:-[a-z0-9]+)*"  # a normalized project name (PEP 503)
 _SEGMENT = r"[^/.][^/]*"  # no dot-files, no dot-directories
@@ -91,6 +105,40 @@ def route(path: str) -> Route:
             marker = QUARANTINE_DIR + match["file"] if kind is Kind.DOWNLOAD else ""
             return Route(kind, target(match), marker)
     return Route(Kind.NOT_FOUND)
+
+
+_RANGE_ITEM = re.compile(r" *(?:(?P<first>[0-9]+) *- *(?P<last>[0-9]*)|-(?P<suffix>[0-9]+)) *")
+
+
+def byte_range(value: str | None, size: int, if_range: str | None = None) -> range | None:
+    """The bytes a ``Range`` header asks of a file of ``size`` bytes, as NGINX's range filter
+    reads it with ``max_ranges 1`` (nginx.conf): ``None`` for the whole file (no range, another
+    unit, an ``If-Range``, or more than one satisfiable range), an empty range when nothing is
+    satisfiable (416), else the one range (206).
+
+    ``pypapo serve`` sends no validator, so no ``If-Range`` can match it: the whole file.
+    """
+    if value is None or len(value) < 7 or value[:6].lower() != "bytes=" or if_range is not None:
+        return None
+    found: range | None = None
+    for item in value[6:].split(","):  # in order: NGINX stops at the first verdict
+        match = _RANGE_ITEM.fullmatch(item)
+        if match is None:
+            return range(0)
+        first, last, suffix = match["first"], match["last"], match["suffix"]
+        if max(int(n) for n in (first, last, suffix) if n) > MAX_OFFSET:
+            return range(0)
+        if suffix is not None:
+            start, stop = max(size - int(suffix), 0), size
+        else:
+            start, stop = int(first), min(int(last) + 1, size) if last else size
+        if start < stop and found is not None:
+            return None  # a second range: the whole file, as max_ranges 1 does
+        if start < stop:
+            found = range(start, stop)
+        elif start == 0:  # an empty file: NGINX sends it whole
+            return None
+    return found if found is not None else range(0)
 
 
 def normalize(path: str) -> str | None:

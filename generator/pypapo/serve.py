@@ -7,16 +7,17 @@ cache headers, relative redirects, health endpoint, and 404 for private files.
 
 from __future__ import annotations
 
+import io
 import logging
 import mimetypes
 import os
-import shutil
 import sys
 import threading
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
 import watchfiles
@@ -56,9 +57,22 @@ class IndexHandler(BaseHTTPRequestHandler):
     root: Path
     server_version = "pypapo"
     sys_version = ""
+    # HTTP/1.1 keeps the connection for the next request (every answer has a Content-Length);
+    # an idle one is closed after NGINX's keepalive_timeout
+    protocol_version = "HTTP/1.1"
+    timeout = http_policy.KEEPALIVE_TIMEOUT
 
     def log_message(self, format: str, *args: object) -> None:
         log.debug("%s %s", self.address_string(), format % args)
+
+    def parse_request(self) -> bool:
+        parsed = super().parse_request()
+        if parsed and (
+            "Transfer-Encoding" in self.headers or self.headers["Content-Length"] not in (None, "0")
+        ):
+            # a body this server does not read would be taken for the next request
+            self.close_connection = True
+        return parsed
 
     def do_HEAD(self) -> None:
         self._respond(send_body=False)
@@ -141,7 +155,7 @@ class IndexHandler(BaseHTTPRequestHandler):
         self._send_file(page, content_type, PAGE_CACHE_CONTROL, send_body=send_body, vary=True)
 
     def _redirect(self, location: str, send_body: bool) -> None:
-        body = b"<html><body>moved</body></html>\n"
+        body = http_policy.MOVED_BODY
         self.send_response(HTTPStatus.MOVED_PERMANENTLY)
         self.send_header("Location", location)
         self.send_header("Content-Type", "text/html")
@@ -187,17 +201,62 @@ class IndexHandler(BaseHTTPRequestHandler):
             return
         with handle:
             size = os.fstat(handle.fileno()).st_size
-            self.send_response(HTTPStatus.OK)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(size))
-            self.send_header("Cache-Control", cache_control)
-            if vary:
-                self.send_header("Vary", "Accept")
-            if download:
-                self.send_header("Content-Disposition", http_policy.DOWNLOAD_DISPOSITION)
-            self.end_headers()
+            wanted = http_policy.byte_range(
+                self.headers.get("Range"), size, self.headers.get("If-Range")
+            )
+            if wanted is not None and not wanted:
+                # NGINX's answer: its own page, the location's headers kept
+                self._start_unsatisfiable(content_type, size, download=download)
+                body = http_policy.RANGE_NOT_SATISFIABLE_BODY
+                self._end_file_headers(cache_control, len(body), vary=vary, download=download)
+                if send_body:
+                    self.wfile.write(body)
+                return
+            if wanted is None:
+                wanted = range(size)
+                self.send_response(HTTPStatus.OK)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Accept-Ranges", "bytes")
+            else:
+                self.send_response(HTTPStatus.PARTIAL_CONTENT)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Range", f"bytes {wanted.start}-{wanted.stop - 1}/{size}")
+            self._end_file_headers(cache_control, len(wanted), vary=vary, download=download)
             if send_body:
-                shutil.copyfileobj(handle, self.wfile, 1 << 16)
+                handle.seek(wanted.start)
+                _copy(handle, self.wfile, len(wanted))
+
+    def _start_unsatisfiable(self, content_type: str, size: int, *, download: bool) -> None:
+        """A 416 as NGINX sends it: its HTML error page (with the charset of the page
+        locations), the content security policy only where the file itself would have one."""
+        self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
+        if content_type.startswith("text/html"):
+            super().send_header("Content-Security-Policy", http_policy.CONTENT_SECURITY_POLICY)
+        error_type = "text/html" if download else "text/html; charset=utf-8"
+        super().send_header("Content-Type", error_type)
+        self.send_header("Content-Range", f"bytes */{size}")
+
+    def _end_file_headers(
+        self, cache_control: str, length: int, *, vary: bool, download: bool
+    ) -> None:
+        self.send_header("Content-Length", str(length))
+        self.send_header("Cache-Control", cache_control)
+        if vary:
+            self.send_header("Vary", "Accept")
+        if download:
+            self.send_header("Content-Disposition", http_policy.DOWNLOAD_DISPOSITION)
+        self.end_headers()
+
+
+def _copy(source: BinaryIO, target: io.BufferedIOBase, length: int) -> None:
+    """Copy ``length`` bytes; a file cut short (it cannot be: files are replaced, never
+    truncated) ends the answer early rather than padding it."""
+    while length > 0:
+        chunk = source.read(min(length, 1 << 16))
+        if not chunk:
+            return
+        target.write(chunk)
+        length -= len(chunk)
 
 
 def changed_paths(root: Path, changes: Iterable[tuple[object, str]]) -> list[str]:
