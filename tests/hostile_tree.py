@@ -113,9 +113,14 @@ ANSWERS: list[tuple[str, str, str | None]] = [
     ("/simple/foo/%2Estate.json", "not-found", None),
     ("/simple/foo/evil.html", "not-found", None),
     ("/simple/foo/evil-1.0.tar.gz", "not-found", None),
-    ("/simple/Foo/", "not-found", None),
+    # a name as PEP 503 allows but not normalized: to the normalized one (http_policy)
+    ("/simple/Foo/", "redirect", "../foo/"),
+    ("/simple/Foo", "redirect", "foo/"),
+    ("/browse/FOO/", "redirect", "../foo/"),
+    ("/simple/-foo/", "not-found", None),  # no project is named so: nothing to redirect to
+    ("/simple/foo+bar/", "not-found", None),
     ("/simple/nope/", "not-found", None),
-    ("/browse/evil.js", "not-found", None),
+    ("/browse/evil.js", "redirect", "evil-js/"),  # a project's name, by PEP 503: not served
     ("/browse/foo/evil.html", "not-found", None),
     (f"/{WHEEL}/", "not-found", None),
     ("/pkgs/foo-2.0-py3-none-any.whl", "not-found", None),

@@ -125,6 +125,27 @@ RANGE_CASES: list[tuple[str, str, dict[str, str | bytes], int]] = [
     ("quarantined stays refused", f"/{HELD}", {"Range": "bytes=0-3"}, 404),
 ]
 
+# (request path, Location both servers answer): a project name as PEP 508 allows it, not
+# normalized, redirects towards the normalized one; each redirect fixes up to
+# http_policy.NORMALIZE_STEPS capitals or separator runs, so a longer name takes more hops
+NAME_CASES: list[tuple[str, str]] = [
+    ("/simple/Django/", "../django/"),
+    ("/simple/Django", "django/"),
+    ("/browse/Django/", "../django/"),
+    ("/simple/zope.interface/", "../zope-interface/"),
+    ("/simple/typing_extensions/", "../typing-extensions/"),
+    ("/simple/a--b/", "../a-b/"),
+    ("/simple/a-_.-b/", "../a-b/"),
+    ("/simple/Flask-SQLAlchemy/", "../flask-sqlalchemy/"),
+    ("/simple/A1/", "../a1/"),
+    ("/simple/X/", "../x/"),
+    # more fixes than one redirect makes: the rest on the next
+    ("/simple/ABCDEFGHIJKLMNOPQRSTUVWXYZ/", "../abcdefghIJKLMNOPQRSTUVWXYZ/"),
+    ("/simple/abcdefghIJKLMNOPQRSTUVWXYZ/", "../abcdefghijklmnopQRSTUVWXYZ/"),
+    ("/simple/A_B_C_D_E_F_G_H/", "../a-b-c-d-E_F_G_H/"),
+    ("/simple/a-b-c-d-E_F_G_H/", "../a-b-c-d-e-f-g-h/"),
+]
+
 
 @dataclass(frozen=True)
 class Reply:

@@ -7,16 +7,19 @@ from __future__ import annotations
 import http.client
 from collections.abc import Iterator
 from dataclasses import dataclass
+from urllib.parse import urljoin
 
 import pytest
 
 from pypapo.http_policy import CONTENT_SECURITY_POLICY, FRONT_PAGE
+from tests.conftest import add_wheel
 from tests.hostile_tree import ANSWERS, STATUS, header_problems, make_tree
-from tests.http_parity import ACCEPT_CASES, RANGE_CASES, fetch
+from tests.http_parity import ACCEPT_CASES, NAME_CASES, RANGE_CASES, fetch
 from tests.nginx_server import NginxServer, start_nginx
 from tests.pypapo_server import PypapoServer
 
 pytestmark = pytest.mark.e2e
+LONG_NAME = "a-b-c-d-e-f-g-h-i-j"  # 10 letters and 9 separators to fix: 3 redirects
 COMPARED = [
     "Content-Type",
     "Location",
@@ -40,6 +43,7 @@ class Servers:
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     base = tmp_path_factory.mktemp("parity")
     root = make_tree(base)
+    add_wheel(root, LONG_NAME, "1.0")
     # serve first: it builds the index on start, and nginx must see the tree it settled on
     with PypapoServer(root, base / "serve.log") as serve, start_nginx(root, base) as nginx:
         yield Servers(nginx, serve)
@@ -141,3 +145,27 @@ def test_both_servers_keep_the_connection_alive(servers: Servers, server: str) -
             assert conn.sock is sock, f"{method} {path} closed the connection"
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize(("path", "location"), NAME_CASES, ids=[c[0] for c in NAME_CASES])
+def test_both_servers_redirect_a_name_towards_its_normalized_form(
+    servers: Servers, path: str, location: str
+) -> None:
+    nginx, serve = fetch(servers.nginx.port, path), fetch(servers.serve.port, path)
+    assert (nginx.status, nginx.header("Location")) == (301, location)
+    assert (serve.status, serve.header("Location")) == (301, location)
+    for name in COMPARED:
+        assert serve.header(name) == nginx.header(name), name
+    assert serve.body == nginx.body
+
+
+@pytest.mark.parametrize("server", ["nginx", "serve"])
+def test_a_long_name_reaches_its_page_in_a_few_hops(servers: Servers, server: str) -> None:
+    """Each redirect lands on the same route again; pip and uv follow them to the page."""
+    port = servers.nginx.port if server == "nginx" else servers.serve.port
+    path, hops = f"/simple/{LONG_NAME.upper().replace('-', '_')}/", 0
+    reply = fetch(port, path)
+    while reply.status == 301 and hops < 10:
+        path, hops = urljoin(path, reply.header("Location") or ""), hops + 1
+        reply = fetch(port, path)
+    assert (path, reply.status, hops) == (f"/simple/{LONG_NAME}/", 200, 3)
