@@ -41,6 +41,8 @@ README_START = "<!-- bench:table:start -->"
 README_END = "<!-- bench:table:end -->"
 HOSTILE_START = "<!-- bench:hostile:start -->"
 HOSTILE_END = "<!-- bench:hostile:end -->"
+BUILDS_START = "<!-- bench:gcsbuild:start -->"
+BUILDS_END = "<!-- bench:gcsbuild:end -->"
 
 
 def _venv_python() -> Path:
@@ -100,7 +102,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-MEASURES = ("list", "wheels", "upload", "growth", "gcs", "rss", "serving", "hostile")
+MEASURES = ("list", "wheels", "upload", "growth", "gcs", "gcsbuild", "rss", "serving", "hostile")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -109,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return bootstrap(argv)
     args = parse_args(argv)
     sys.path.insert(0, str(REPO))
-    from bench import measures  # noqa: PLC0415  (needs the repo on sys.path)
+    from bench import full_build, measures  # noqa: PLC0415  (needs the repo on sys.path)
     from bench.corpus import Spec  # noqa: PLC0415
     from bench.report import Results  # noqa: PLC0415
 
@@ -119,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     growth_specs = [Spec(projects // 10, 10), main_spec]
     if not args.quick and not args.skip_growth_200k:
         growth_specs.append(Spec(projects * 10, 10))
+    # 3,000 distributions: the size issue 18 measured the old builds at
+    gcs_build_spec = Spec(20 if args.quick else 150, 10)
     wheels_spec = Spec(50 if args.quick else 500, 10, ("wheel",))
     big = (64 << 20) if args.quick else (1 << 30)
     only = set(args.only or MEASURES)
@@ -132,12 +136,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         command=command.strip(),
     )
+    # the full builds of a bucket have a table of their own (bench/README.md's last section)
+    builds = Results(machine=results.machine, date=results.date, command=results.command)
     steps: list[tuple[str, Callable[[], list[Row]]]] = [
         ("list", lambda: [measures.full_build_from_list(ctx, main_spec)]),
         ("wheels", lambda: measures.cold_wheels(ctx, wheels_spec)),
         ("upload", lambda: measures.one_upload(ctx, main_spec)),
         ("growth", lambda: [measures.growth(ctx, growth_specs)]),
         ("gcs", lambda: measures.gcs_ops(ctx)),
+        ("gcsbuild", lambda: _own_table(builds, full_build.gcs_builds(ctx, gcs_build_spec))),
         ("rss", lambda: [measures.peak_rss(ctx, big)]),
         ("serving", lambda: [measures.serving(ctx, main_spec, 3 if args.quick else 10)]),
         ("hostile", lambda: _hostile(results, work, runs, quick=args.quick)),
@@ -169,7 +176,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         if results.hostile:
             update_readme(results.header() + "\n" + results.hostile_table(), HOSTILE_START,
                           HOSTILE_END)  # fmt: skip
+    _report_builds(builds, update=args.update_readme)
     return 0
+
+
+def _report_builds(builds: Results, *, update: bool) -> None:
+    if builds.rows:
+        print(builds.table())
+        if update:
+            update_readme(builds.header() + "\n" + builds.table(), BUILDS_START, BUILDS_END)
+
+
+def _own_table(results: Results, rows: list[Row]) -> list[Row]:
+    results.rows += rows
+    return []
 
 
 def _hostile(results: Results, work: Path, runs: int, *, quick: bool) -> list[Row]:

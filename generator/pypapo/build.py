@@ -3,18 +3,20 @@ root pages once. Also the repair of any damage: it converges to the same bytes."
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import signal
 import sys
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from pypapo import roots
-from pypapo.errors import BadDistributionError
+from pypapo import browse, roots
+from pypapo.errors import BadDistributionError, UsageError
 from pypapo.layout import (
     BROWSE_PREFIX,
     INDEX_PREFIX,
@@ -25,6 +27,8 @@ from pypapo.layout import (
     looks_like_distribution,
     object_name_problem,
     parse_dist_filename,
+    project_dir,
+    sidecar_path,
 )
 from pypapo.plan import MARKER_NAME
 from pypapo.refresh import group, in_reserved_prefix, update_project
@@ -34,52 +38,115 @@ from pypapo.storage import ObjectInfo, Storage
 _PROJECT_FILES = ("index.html", "index.json", STATE_NAME, MARKER_NAME)
 
 
+@dataclass(frozen=True)
+class Shard:
+    """This process's share of a build run as ``count`` parallel tasks (a Cloud Run Job's
+    ``CLOUD_RUN_TASK_INDEX`` of ``CLOUD_RUN_TASK_COUNT``): the projects whose normalized
+    name hashes to ``index``. A hash, not name ranges: popular initials do not overload a
+    task, and every task decides alone, from the name, without a plan shared beforehand."""
+
+    index: int = 0
+    count: int = 1
+
+    def owns(self, project: str) -> bool:
+        if self.count == 1:
+            return True
+        digest = hashlib.sha256(canonicalize_name(project).encode()).digest()
+        return int.from_bytes(digest[:8], "big") % self.count == self.index
+
+
+def shard_from_env(environ: Mapping[str, str]) -> Shard:
+    """The shard a Cloud Run Jobs task runs (its ``CLOUD_RUN_TASK_INDEX`` and
+    ``CLOUD_RUN_TASK_COUNT``); the whole index without them."""
+    raw = (environ.get("CLOUD_RUN_TASK_INDEX", "0"), environ.get("CLOUD_RUN_TASK_COUNT", "1"))
+    try:
+        index, count = int(raw[0]), int(raw[1])
+    except ValueError:
+        index, count = -1, 0
+    if not 0 <= index < count:
+        raise UsageError(
+            f"CLOUD_RUN_TASK_INDEX={raw[0]!r} of CLOUD_RUN_TASK_COUNT={raw[1]!r}: "
+            "want 0 <= index < count"
+        )
+    return Shard(index, count)
+
+
 def build(
     storage: Storage,
     *,
     workers: int = 4,
     progress: Callable[[int, int], None] | None = None,
     processes: bool = False,
+    shard: Shard = Shard(),
 ) -> Report:
-    """Index everything. Projects are indexed ``workers`` at a time, in threads — right for
-    network storage — or, with ``processes``, in forked worker processes, for a picklable
-    storage whose calls cost CPU rather than waiting (a local folder: reading archives and
-    parsing metadata)."""
+    """Index everything (with ``shard``, this task's share of the projects and of the root
+    pages' names). Projects are indexed ``workers`` at a time, in threads — right for network
+    storage — or, with ``processes``, in forked worker processes, for a picklable storage
+    whose calls cost CPU rather than waiting (a local folder: reading archives and parsing
+    metadata)."""
     report = Report()
     objects = {info.path: info for info in storage.list()}
-    groups = group((p for p in objects if not is_own_write(p) or in_reserved_prefix(p)), report)
-    report.ignored = [p for p in report.ignored if not is_own_write(p)]
-    # projects with any state or page left: a project whose files are gone loses its pages
-    stale = {canonicalize_name(p) for p in map(_page_project, objects) if p is not None}
-    markers = _markers_by_project(objects)
-    projects = sorted(set(groups) | stale | set(markers))
-    paths = [sorted(groups.get(project, ())) for project in projects]
-    known = [{path: objects[path] for path in names} for names in paths]
-    listed_markers = [sorted(markers.get(project, ())) for project in projects]
+    jobs = _jobs(objects, shard, report)
     pool = executor(workers, processes=processes)
     try:
         results = pool.map(
             partial(_index_project, storage),
-            projects,
-            paths,
-            known,
-            listed_markers,
+            jobs,
             # small chunks: few round trips, and Ctrl-C waits for little work
-            chunksize=max(1, min(32, len(projects) // (max(1, workers) * 8))),
+            chunksize=max(1, min(32, len(jobs) // (max(1, workers) * 8))),
         )
         for done, result in enumerate(results, 1):
             report.merge(result)
             if progress is not None:
-                progress(done, len(projects))
+                progress(done, len(jobs))
     except BaseException:
         # Ctrl-C or a failure: the projects not started are not started (an interrupted
         # build leaves a consistent index; the next one finishes the job)
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown()
-    _remove_orphan_sidecars(storage, objects, report)
-    roots.settle(storage, lambda _: _projects_with_state(storage), report, verify=True)
+    roots.settle(storage, partial(_root_names, storage, shard), report, verify=True)
     return report
+
+
+Job = tuple[NormalizedName, list[str], dict[str, ObjectInfo], list[str], list[str]]
+"""A project, its listed distributions, its listed objects, its quarantine markers and its
+orphan sidecars."""
+
+
+def _jobs(objects: Mapping[str, ObjectInfo], shard: Shard, report: Report) -> list[Job]:
+    """Every project of this shard with what the listing says of it: its distributions, and
+    the objects a repair would otherwise read one by one (pages, marker, sidecars)."""
+    wanted = (p for p in objects if not is_own_write(p) or in_reserved_prefix(p))
+    groups = group(wanted, report)
+    report.ignored = [p for p in report.ignored if not is_own_write(p)]
+    # projects with any state or page left: a project whose files are gone loses its pages
+    stale = {canonicalize_name(p) for p in map(_page_project, objects) if p is not None}
+    markers = _markers_by_project(objects)
+    orphans = _orphan_sidecars(objects)
+    if shard.count > 1:
+        report.errors = [e for e in report.errors if shard.owns(_error_owner(e))]
+    jobs: list[Job] = []
+    for project in sorted(set(groups) | stale | set(markers) | set(orphans)):
+        if not shard.owns(project):
+            continue
+        paths = sorted(groups.get(project, ()))
+        own = [*paths, *map(sidecar_path, paths), *_project_files(project)]
+        own += markers.get(project, ())
+        known = {path: objects[path] for path in own if path in objects}
+        listed_markers = sorted(markers.get(project, ()))
+        jobs.append((project, paths, known, listed_markers, orphans.get(project, [])))
+    return jobs
+
+
+def _error_owner(error: Exception) -> str:
+    """The task that reports a bad input: the one its path hashes to (each is told once)."""
+    return str(getattr(error, "path", error))
+
+
+def _project_files(project: NormalizedName) -> list[str]:
+    directory = project_dir(project)
+    return [directory + name for name in _PROJECT_FILES] + [browse.project_page_path(project)]
 
 
 def _page_project(path: str) -> str | None:
@@ -106,14 +173,11 @@ def _markers_by_project(objects: Mapping[str, ObjectInfo]) -> dict[NormalizedNam
     return found
 
 
-def _index_project(
-    storage: Storage,
-    project: NormalizedName,
-    paths: list[str],
-    known: dict[str, ObjectInfo],
-    markers: list[str],
-) -> Report:
-    return update_project(storage, project, paths, known=known, repair=True, markers=markers)
+def _index_project(storage: Storage, job: Job) -> Report:
+    project, paths, known, markers, orphans = job
+    report = update_project(storage, project, paths, known=known, repair=True, markers=markers)
+    _remove_orphan_sidecars(storage, orphans, report)
+    return report
 
 
 def _ignore_sigint() -> None:
@@ -132,11 +196,10 @@ def executor(workers: int, *, processes: bool) -> Executor:
     return ThreadPoolExecutor(max_workers=max(1, workers))
 
 
-def _remove_orphan_sidecars(
-    storage: Storage, objects: Mapping[str, ObjectInfo], report: Report
-) -> None:
-    """Sidecars whose distribution is gone. Only sidecars listed without their distribution
-    are looked at again (a stat, in case it was uploaded since the listing)."""
+def _orphan_sidecars(objects: Mapping[str, ObjectInfo]) -> dict[NormalizedName, list[str]]:
+    """Sidecars listed without their distribution, by the project their name says: each is
+    removed in that project's job, in the pool, not in a sequential sweep."""
+    found: dict[NormalizedName, list[str]] = {}
     for path in objects:
         if not path.endswith(SIDECAR_SUFFIX) or path.startswith(INDEX_PREFIX):
             continue
@@ -144,8 +207,25 @@ def _remove_orphan_sidecars(
         # an unsafe name is reported by the grouping, never handed to the storage
         if dist in objects or not looks_like_distribution(dist) or object_name_problem(dist):
             continue
-        if storage.stat(dist) is None and storage.delete(path):
+        try:
+            found.setdefault(parse_dist_filename(dist).project, []).append(path)
+        except BadDistributionError:
+            continue
+    return found
+
+
+def _remove_orphan_sidecars(storage: Storage, orphans: list[str], report: Report) -> None:
+    """Look at the distribution again (a stat, in case it was uploaded since the listing)."""
+    for path in orphans:
+        if storage.stat(path[: -len(SIDECAR_SUFFIX)]) is None and storage.delete(path):
             report.writes += 1
+
+
+def _root_names(storage: Storage, shard: Shard, listed: frozenset[str]) -> frozenset[str]:
+    """The names the root pages should list: this shard's projects that have a state now,
+    and every other shard's names as listed (their own tasks settle those)."""
+    mine = {p for p in _projects_with_state(storage) if shard.owns(p)}
+    return frozenset(mine | {p for p in listed if not shard.owns(p)})
 
 
 def _projects_with_state(storage: Storage) -> frozenset[str]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from pypapo import roots
 from pypapo.layout import sidecar_path
+from pypapo.listing import Listing
 from pypapo.model import FileRecord
 from pypapo.plan import MARKER_CONTENT_TYPE, SIDECAR_CONTENT_TYPE, Page, Plan, Sidecar
 from pypapo.report import Report
@@ -32,6 +33,10 @@ from pypapo.storage import ABSENT, FILE_CACHE_CONTROL, Storage
 SidecarSource = Callable[[FileRecord], bytes | None]
 """The sidecar bytes of a record's generation, or ``None`` when that generation is no longer
 the live object (the state must catch up with it first)."""
+
+
+_ANOTHER_PLAN = b"(listed: another plan's digest)"
+"""What a listed marker whose checksum is not this plan's digest is taken to hold."""
 
 
 class Outcome(enum.Enum):
@@ -105,20 +110,23 @@ class Publish:
     stale: Iterable[str] = ()
     """Quarantine markers that may exist and must not unless the plan has them (verify)."""
     root: bool = True
+    listing: Listing | None = None
+    """A build's listing of the project's objects, decided from instead of reading each one
+    (verify mode, first attempt only: a listing is as old as the build)."""
     moved: set[str] = field(default_factory=set)
+    _vouching: str | None = field(default=None, init=False)
 
     def run(self) -> Outcome:
         """Apply the plan. Raises ``LostRaceError`` or ``ObjectsMovedError`` (the caller
         re-reads the state and tries again)."""
         marker = self.plan.marker()
-        blob = self.storage.get(marker.path)
-        stored = blob.data if blob is not None else None
+        stored, token = self._stored_marker(marker)
         if self.trust_marker and marker.data is not None and stored == marker.data:
             return Outcome.CURRENT
         base = self._base(stored)
-        writer = _Writer(
-            self.storage, self.report, marker.path, blob.token if blob is not None else ABSENT
-        )
+        if self.listing is not None and marker.data is not None and stored == marker.data:
+            self._vouching = marker.path  # sidecars listed before it need no read
+        writer = _Writer(self.storage, self.report, marker.path, token)
         if marker.data is None:
             writer.before_write()  # a project going away: no marker may outlive its pages
         self._apply(writer, base)
@@ -127,9 +135,22 @@ class Publish:
         if marker.data is None:
             return Outcome.REMOVED
         if writer.invalidated or stored != marker.data:
-            self._put_marker(writer, marker.data, blob.token if blob is not None else ABSENT)
+            self._put_marker(writer, marker.data, token)
             return Outcome.VOUCHED
         return Outcome.CURRENT
+
+    def _stored_marker(self, marker: Page) -> tuple[bytes | None, str]:
+        """The marker's bytes (as far as they matter: this plan's digest or not) and token.
+        From the listing when its checksum decides: the token is then the listed generation,
+        so a marker changed since the listing fails the compare-and-swap (lost race)."""
+        info = self.listing.objects.get(marker.path) if self.listing is not None else None
+        if self.listing is not None and info is None:
+            return None, ABSENT
+        verdict = self.listing.holds(marker.path, marker.data) if self.listing else None
+        if info is not None and info.checksum is not None and verdict is not None:
+            return (marker.data if verdict else _ANOTHER_PLAN), info.generation
+        blob = self.storage.get(marker.path)
+        return (blob.data, blob.token) if blob is not None else (None, ABSENT)
 
     def _base(self, stored: bytes | None) -> Plan | None:
         """The plan whose objects are known to be in place, or None: verify everything."""
@@ -167,10 +188,10 @@ class Publish:
         marked = {m.path for m in self.plan.quarantine}
         if base is None:
             for path in self.gone:
-                writer.delete(sidecar_path(path))
+                self._remove(writer, sidecar_path(path))
             for path in self.stale:
                 if path not in marked:
-                    writer.delete(path)
+                    self._remove(writer, path)
             return None
         wanted = {s.path for s in self.plan.sidecars}
         for sidecar in base.sidecars:
@@ -181,23 +202,43 @@ class Publish:
                 writer.delete(old.path)
         return {e.path: e.fingerprint() for e in base.entries()}
 
+    def _remove(self, writer: _Writer, path: str) -> None:
+        # a path the listing lacks was absent when the build began: nothing to delete
+        if self.listing is None or self.listing.holds(path, None) is not True:
+            writer.delete(path)
+
     def _page(self, writer: _Writer, page: Page, base: dict[str, str] | None) -> None:
         if base is not None and base.get(page.path) == page.fingerprint():
+            return
+        if base is None and self._page_in_place(page):
             return
         if page.data is None:
             writer.delete(page.path)
             return
-        if base is None:
-            blob = self.storage.get(page.path)
-            if blob is not None and blob.data == page.data:
-                return
         writer.put(page.path, page.data, page.content_type)
 
+    def _page_in_place(self, page: Page) -> bool:
+        """Verify mode: the listing's checksum against the rendered bytes, else a read."""
+        verdict = self.listing.holds(page.path, page.data) if self.listing is not None else None
+        if verdict is not None:
+            return verdict
+        if page.data is None:
+            return False  # deleting an absent page costs a request and changes nothing
+        blob = self.storage.get(page.path)
+        return blob is not None and blob.data == page.data
+
+    def _sidecar_in_place(self, sidecar: Sidecar) -> bool:
+        """Verify mode: the marker's word for a sidecar listed before it, else its hash."""
+        if self.listing is not None:
+            verdict = self.listing.vouched(sidecar.path, self._vouching)
+            if verdict is not None:
+                return verdict
+        blob = self.storage.get(sidecar.path)
+        return blob is not None and hashlib.sha256(blob.data).hexdigest() == sidecar.sha256
+
     def _sidecar(self, writer: _Writer, sidecar: Sidecar, *, verify: bool) -> None:
-        if verify:
-            blob = self.storage.get(sidecar.path)
-            if blob is not None and hashlib.sha256(blob.data).hexdigest() == sidecar.sha256:
-                return
+        if verify and self._sidecar_in_place(sidecar):
+            return
         data = self.sidecars(sidecar.record)
         if data is None:
             self.moved.add(sidecar.record.path)

@@ -36,6 +36,7 @@ from pypapo.layout import (
     status_path,
     status_project,
 )
+from pypapo.listing import Listing
 from pypapo.model import FileRecord, ProjectState
 from pypapo.plan import project_plan
 from pypapo.publish import LostRaceError, ObjectsMovedError, Outcome, Publish
@@ -98,6 +99,8 @@ class _Project:
             gone=sorted(candidates - set(new.by_path()) - {status_path(self.project)}),
             stale=self._stale(new, candidates),
             root=not self.repair,
+            # a build's listing of the project's objects stands in for reading each of them
+            listing=Listing(self.known) if first and self.repair and self.known else None,
         )
         try:
             wrote = publish.run()

@@ -15,6 +15,10 @@ from pypapo.cli.common import (
 )
 from pypapo.storage import Storage
 
+BUCKET_WORKERS = 64
+"""Threads of a bucket's build: each waits on one request at a time, and at GCS's 20-50 ms a
+request, 64 in flight is what keeps a task's one process busy without a second one."""
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     help_ = "index everything in TARGET from scratch (also repairs a damaged index)"
@@ -25,7 +29,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=int,
         metavar="N",
         help="projects indexed in parallel (default: one process per CPU for a folder, "
-        "8 threads for a bucket)",
+        f"{BUCKET_WORKERS} threads for a bucket); in a Cloud Run Jobs task "
+        "(CLOUD_RUN_TASK_INDEX of CLOUD_RUN_TASK_COUNT), the task's share of the projects",
     )
     p.set_defaults(func=run_build)
 
@@ -37,14 +42,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from pypapo.build import build
+    import os
+
+    from pypapo.build import build, shard_from_env
     from pypapo.storage import open_storage
 
+    shard = shard_from_env(os.environ)
     storage = open_storage(existing_target(args.target))
     # a folder's build is CPU work (archives, metadata), a bucket's is waiting on requests
     local = not args.target.startswith("gs://")
-    workers = args.workers if args.workers is not None else cpus() if local else 8
-    report = build(storage, workers=workers, progress=Progress(), processes=local)
+    workers = args.workers if args.workers is not None else cpus() if local else BUCKET_WORKERS
+    if hasattr(storage, "allow_connections"):
+        storage.allow_connections(workers)  # one connection per thread, kept open
+    report = build(storage, workers=workers, progress=Progress(), processes=local, shard=shard)
     code = print_errors(report)
     sweep(storage)
     print(summary(report, f"built {storage.describe()}"))

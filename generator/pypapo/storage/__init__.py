@@ -56,6 +56,9 @@ class ObjectInfo:
     generation: str
     created: datetime
     metadata: Mapping[str, str] = field(default_factory=dict)
+    checksum: str | None = None
+    """The content's checksum as a listing reports it (``md5:<hex>`` or ``crc32c:<hex>``), or
+    ``None`` where listing gives none (a folder): lets a build compare without reading."""
 
 
 @dataclass(frozen=True)

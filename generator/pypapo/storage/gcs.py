@@ -7,6 +7,7 @@ retries aside), how answers map to the protocol, and why every request is safe t
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 import requests
+import requests.adapters
 from google.api_core import exceptions
 from google.cloud import storage
 from google.cloud.storage.exceptions import DataCorruption, InvalidResponse
@@ -34,7 +36,8 @@ UPLOAD_CHUNK = 8 << 20
 LIST_PAGE_SIZE = 1000
 """Names per objects.list request (the JSON API's maximum)."""
 
-_LIST_FIELDS = "items(name,size,generation,timeCreated,metadata),nextPageToken"
+# md5Hash and crc32c let a build compare what it would write with what is stored, unread
+_LIST_FIELDS = "items(name,size,generation,timeCreated,metadata,md5Hash,crc32c),nextPageToken"
 _PRECONDITION_FAILED: tuple[type[Exception], ...] = (exceptions.PreconditionFailed,)
 # what the client raises once retries are exhausted or for a non-retryable answer
 _CLIENT_ERRORS = (exceptions.GoogleAPIError, requests.RequestException, InvalidResponse)
@@ -67,6 +70,14 @@ class _SinkWriter:
 
     def flush(self) -> None:
         return None
+
+
+def _checksum(blob: Any) -> str | None:
+    """``md5:<hex>``, or ``crc32c:<hex>`` for a composite object (which has no MD5)."""
+    for kind, value in (("md5", blob.md5_hash), ("crc32c", blob.crc32c)):
+        if value:
+            return f"{kind}:{base64.b64decode(value).hex()}"
+    return None
 
 
 def _generation_number(token: str) -> int | None:
@@ -121,6 +132,15 @@ class GCSStorage:
             kind = EmulatorGCSStorage
         return kind(client.bucket(bucket_name), prefix, retry_timeout=retry_timeout)
 
+    def allow_connections(self, count: int) -> None:
+        """Keep up to ``count`` connections open to the API, for that many threads: the
+        client's session keeps 10, and a thread beyond them would open (and, on GCS, TLS
+        handshake) a connection for each request."""
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=count)
+        session = self.bucket.client._http  # the client's authorized requests session
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+
     def describe(self) -> str:
         return f"gs://{self.bucket.name}/{self.prefix}".rstrip("/")
 
@@ -147,6 +167,7 @@ class GCSStorage:
             generation=str(blob.generation),
             created=created.astimezone(UTC) if created is not None else _EPOCH,
             metadata=dict(blob.metadata or {}),
+            checksum=_checksum(blob),
         )
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:

@@ -1,0 +1,184 @@
+"""Full builds on a bucket (the emulator): a warm build is the listing plus one state read per
+project, it still repairs what the listing shows damaged, and a build split into shards run in
+parallel (Cloud Run Jobs tasks) writes the same bytes as one process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pypapo.build import Shard, build, shard_from_env
+from pypapo.errors import UsageError
+from pypapo.layout import ROOT_HTML, ROOT_JSON, is_own_write
+from pypapo.sample import SampleProject, sdist_bytes, wheel_bytes
+from pypapo.storage import FILE_CACHE_CONTROL, Storage
+from pypapo.storage.counting import CountingStorage
+from pypapo.storage.emulator import EmulatorGCSStorage
+from tests.gcs_emulator import Emulator
+
+pytestmark = pytest.mark.e2e
+
+PROJECTS = [f"proj-{i:02d}" for i in range(12)]
+
+
+def _seed(storage: Storage) -> int:
+    """Two wheels and an sdist per project, in two folders; the number of files."""
+    files = 0
+    for name in PROJECTS:
+        for path, data in (
+            (
+                f"pkgs/{name.replace('-', '_')}-1.0-py3-none-any.whl",
+                wheel_bytes(SampleProject(name, "1.0")),
+            ),
+            (
+                f"pkgs/{name.replace('-', '_')}-1.1-py3-none-any.whl",
+                wheel_bytes(SampleProject(name, "1.1")),
+            ),
+            (f"other/{name.replace('-', '_')}-1.1.tar.gz", sdist_bytes(SampleProject(name, "1.1"))),
+        ):
+            storage.put(
+                path,
+                data,
+                content_type="application/octet-stream",
+                cache_control=FILE_CACHE_CONTROL,
+            )
+            files += 1
+    return files
+
+
+def _objects(storage: Storage) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    for info in storage.list():
+        blob = storage.get(info.path)
+        assert blob is not None
+        out[info.path] = blob.data
+    return out
+
+
+def _clear_index(storage: Storage) -> None:
+    """Everything a build writes goes: pages, states, markers, sidecars."""
+    for info in list(storage.list()):
+        if is_own_write(info.path) or info.path.endswith(".metadata"):
+            storage.delete(info.path)
+
+
+@pytest.fixture
+def bucket_storage(gcs_emulator: Emulator) -> Iterator[EmulatorGCSStorage]:
+    bucket = gcs_emulator.new_bucket("build")
+    yield EmulatorGCSStorage(bucket)
+    for blob in bucket.client.list_blobs(bucket):
+        blob.delete()
+    bucket.delete()
+
+
+def test_a_warm_build_is_the_listing_and_one_state_read_per_project(
+    bucket_storage: EmulatorGCSStorage,
+) -> None:
+    files = _seed(bucket_storage)
+    build(bucket_storage, workers=8)
+    counting = CountingStorage(bucket_storage)
+    report = build(counting, workers=8)
+    assert report.writes == 0
+    # the listing, the root pages' own listing of simple/, the states; the root JSON page, the
+    # two HTML pages the final settle compares with it, and the JSON's token read again
+    assert counting.calls == {"list": 2, "get": len(PROJECTS) + 4}
+    assert counting.total / files <= 0.5  # at 3 files a project; 0.05 at 20 (bench)
+
+
+def test_a_build_on_a_bucket_repairs_what_the_listing_shows_damaged(
+    bucket_storage: EmulatorGCSStorage,
+) -> None:
+    _seed(bucket_storage)
+    build(bucket_storage, workers=8)
+    built = _objects(bucket_storage)
+    time.sleep(0.01)  # the damage is written after the markers, as any later write is
+    damage = {
+        "simple/proj-01/index.html": b"torn",
+        "browse/proj-02/index.html": b"torn",
+        "pkgs/proj_03-1.0-py3-none-any.whl.metadata": b"wrong",
+        ROOT_JSON: b'{"meta":{"api-version":"1.1"},"projects":[]}',
+    }
+    for path, data in damage.items():
+        bucket_storage.put(path, data, content_type="text/plain")
+    bucket_storage.delete("simple/proj-04/index.json")
+    bucket_storage.delete("pkgs/proj_05-1.1-py3-none-any.whl.metadata")
+    bucket_storage.delete(ROOT_HTML)
+    report = build(bucket_storage, workers=8)
+    assert report.writes > 0
+    assert _objects(bucket_storage) == built
+
+
+def _build_in_threads(storage: Storage, count: int) -> None:
+    """``count`` shards at once, as parallel tasks run them."""
+    threads = [
+        threading.Thread(target=build, args=(storage,), kwargs={"shard": Shard(i, count)})
+        for i in range(count)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+@pytest.mark.parametrize("count", [2, 5])
+def test_shards_in_parallel_write_what_one_build_writes(
+    bucket_storage: EmulatorGCSStorage, count: int
+) -> None:
+    _seed(bucket_storage)
+    build(bucket_storage, workers=4)
+    one = _objects(bucket_storage)
+    _clear_index(bucket_storage)
+    _build_in_threads(bucket_storage, count)
+    assert _objects(bucket_storage) == one
+
+
+def test_every_project_has_exactly_one_shard() -> None:
+    for count in (1, 3, 64):
+        owners = [sum(Shard(i, count).owns(p) for i in range(count)) for p in PROJECTS]
+        assert owners == [1] * len(PROJECTS)
+    # a name is owned by its normalized form's shard, whichever spelling names it
+    assert all(Shard(i, 7).owns("Foo.Bar") == Shard(i, 7).owns("foo-bar") for i in range(7))
+
+
+def test_the_task_environment_names_the_shard() -> None:
+    env = {"CLOUD_RUN_TASK_INDEX": "3", "CLOUD_RUN_TASK_COUNT": "10"}
+    assert shard_from_env(env) == Shard(3, 10)
+    assert shard_from_env({}) == Shard(0, 1)
+    for bad in (
+        {"CLOUD_RUN_TASK_INDEX": "10", "CLOUD_RUN_TASK_COUNT": "10"},
+        {"CLOUD_RUN_TASK_COUNT": "x"},
+    ):
+        with pytest.raises(UsageError):
+            shard_from_env(bad)
+
+
+def test_cloud_run_tasks_as_processes_write_what_one_build_writes(
+    gcs_emulator: Emulator, bucket_storage: EmulatorGCSStorage, tmp_path: Path
+) -> None:
+    _seed(bucket_storage)
+    build(bucket_storage, workers=4)
+    one = _objects(bucket_storage)
+    _clear_index(bucket_storage)
+    url = f"gs://{bucket_storage.bucket.name}"
+    tasks: list[Any] = []
+    for index in range(3):
+        env = {
+            **gcs_emulator.env,
+            "PATH": "/usr/bin:/bin",
+            "CLOUD_RUN_TASK_INDEX": str(index),
+            "CLOUD_RUN_TASK_COUNT": "3",
+        }
+        cmd = [sys.executable, "-m", "pypapo.cli", "build", url]
+        with (tmp_path / f"task{index}.log").open("wb") as log:  # the child keeps its copy
+            tasks.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT))
+    assert [task.wait(timeout=120) for task in tasks] == [0, 0, 0], [
+        (tmp_path / f"task{i}.log").read_text() for i in range(3)
+    ]
+    assert _objects(bucket_storage) == one
