@@ -17,15 +17,10 @@ from pypapo import render
 from pypapo.build import build
 from pypapo.cli import main
 from pypapo.layout import TMP_PREFIX
-from pypapo.mirror import (
-    MirrorError,
-    logical_lines,
-    mirror,
-    object_path,
-    read_requirement_files,
-    records_of_page,
-)
+from pypapo.mirror import MirrorError, mirror
 from pypapo.model import ProjectState
+from pypapo.pages import object_path, parse_root_json, records_of_page
+from pypapo.requirements import logical_lines, read_requirement_files
 from pypapo.storage import Storage
 from pypapo.storage.counting import CountingStorage
 from pypapo.storage.gcs import GCSStorage
@@ -80,7 +75,7 @@ def check_links(dest: Path) -> set[str]:
                 assert hashlib.sha256(sidecar).hexdigest() == f.record.metadata_sha256
         assert html.count("<a href=") == len(files)
         projects.add(name)
-    listed = render.parse_root_json((dest / "simple" / "index.json").read_bytes())
+    listed = parse_root_json((dest / "simple" / "index.json").read_bytes())
     assert listed == projects
     return projects
 

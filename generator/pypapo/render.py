@@ -134,9 +134,3 @@ def root_json(projects: Iterable[str]) -> bytes:
     return _dumps(
         {"meta": {"api-version": API_VERSION}, "projects": [{"name": p} for p in sorted(projects)]}
     )
-
-
-def parse_root_json(data: bytes) -> set[str]:
-    """The project names of a root page written by ``root_json``."""
-    body: dict[str, Any] = json.loads(data)
-    return {p["name"] for p in body["projects"]}

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pypapo import browse, render
 from pypapo.cas import attempts, swap, token_of
 from pypapo.layout import ROOT_HTML, ROOT_JSON
+from pypapo.pages import parse_root_json
 from pypapo.report import Report
 from pypapo.storage import ABSENT, Blob, Storage
 
@@ -19,7 +20,7 @@ Names = frozenset[str]
 
 
 def _names(blob: Blob | None) -> Names:
-    return frozenset(render.parse_root_json(blob.data)) if blob is not None else frozenset()
+    return frozenset(parse_root_json(blob.data)) if blob is not None else frozenset()
 
 
 def _html_pages(names: Names) -> tuple[tuple[str, bytes | None, str], ...]:

@@ -9,9 +9,8 @@ from collections.abc import Callable
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from pypapo.errors import InvalidFilenameError
 from pypapo.layout import page_path, sidecar_path
-from pypapo.mirror import records_of_page
+from pypapo.pages import PageError, records_of_page
 from pypapo.storage import Storage
 
 
@@ -25,7 +24,7 @@ def version_listed(storage: Storage, project: str, version: Version) -> bool:
         return False
     try:
         _name, files = records_of_page(blob.data)
-    except (ValueError, KeyError, TypeError, InvalidFilenameError):
+    except PageError:
         return False  # not a page pypapo wrote: keep waiting, the timeout message names it
     return any(
         f.version == version
