@@ -428,7 +428,7 @@ def overlong_file_name() -> Case:
 
 
 def duplicate_file_name() -> Case:
-    """The same file name under another folder: the lower path stays served."""
+    """The same file name under another folder: the file indexed first stays served."""
     _, data = good_wheel("good", "1.0", summary="an impostor")
     return Case("zz/good-1.0-py3-none-any.whl", data, f"same file name as {GOOD_WHEEL!r}")
 
@@ -689,5 +689,8 @@ KINDS: dict[str, Callable[[], Case]] = {
     )
 }
 """Every kind by name, in a stable order (test ids)."""
+
+BUCKET_ONLY_KINDS = frozenset({"overlong_file_name"})
+"""Kinds a folder cannot hold (``Case.local`` is False): known without building the case."""
 
 SLOW_KINDS = frozenset({"thousands_of_files", "zip_more_members_than_declared", "crowded_sdist"})

@@ -92,3 +92,13 @@ def run(
 
 
 pytest_plugins = ["tests.gcs_emulator"]
+
+# the fixtures that start a real server: a test using one belongs to the end-to-end tier, so
+# that `pytest -m "not e2e"` (the fast tier) runs on folders and in-process code alone
+_SERVER_FIXTURES = frozenset({"gcs_emulator", "gcs_bucket", "gcs_storage", "gcs_prefixed_storage"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)

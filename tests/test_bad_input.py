@@ -32,7 +32,14 @@ from pypapo.sample import SampleProject
 from pypapo.storage import Storage
 from pypapo.storage.local import LocalStorage
 from tests import badcorpus
-from tests.badcorpus import BASELINE_PROJECTS, GOOD_WHEEL, KINDS, SLOW_KINDS, Case
+from tests.badcorpus import (
+    BASELINE_PROJECTS,
+    BUCKET_ONLY_KINDS,
+    GOOD_WHEEL,
+    KINDS,
+    SLOW_KINDS,
+    Case,
+)
 
 # kinds that put bytes where pypapo writes: a refresh ignores them (the Cloud Function cannot
 # tell them from its own writes), a build repairs them
@@ -170,8 +177,14 @@ def _kinds(*, local_only: bool = False) -> list[object]:
     return [
         pytest.param(kind, marks=pytest.mark.slow) if kind in SLOW_KINDS else kind
         for kind in KINDS
-        if KINDS[kind]().local or not local_only
+        if kind not in BUCKET_ONLY_KINDS or not local_only
     ]
+
+
+@pytest.mark.slow
+def test_bucket_only_kinds_are_the_ones_a_folder_cannot_hold() -> None:
+    # collection reads BUCKET_ONLY_KINDS instead of building every case (seconds of bombs)
+    assert {kind for kind, make in KINDS.items() if not make().local} == BUCKET_ONLY_KINDS
 
 
 # -- per-kind checks -----------------------------------------------------------------------
