@@ -182,3 +182,9 @@ def test_cloud_run_tasks_as_processes_write_what_one_build_writes(
         (tmp_path / f"task{i}.log").read_text() for i in range(3)
     ]
     assert _objects(bucket_storage) == one
+
+
+def test_a_listing_carries_each_objects_md5(bucket_storage: EmulatorGCSStorage) -> None:
+    bucket_storage.put("a/page.html", b"hello", content_type="text/html")
+    [listed] = bucket_storage.list("a/")
+    assert listed.checksum == "md5:5d41402abc4b2a76b9719d911017c592"  # md5(b"hello")

@@ -509,7 +509,8 @@ def test_gcs_list_asks_only_for_the_fields_it_needs(gcs_bucket: Any, wire: Wire)
     assert wire.count(lambda: list(storage.list())) == 1
     ((method, url),) = wire.requests
     assert method == "GET"
-    assert "fields=items%28name%2Csize%2Cgeneration%2CtimeCreated%2Cmetadata%29" in url
+    fields = "name,size,generation,timeCreated,metadata,md5Hash,crc32c"
+    assert "fields=items%28" + fields.replace(",", "%2C") + "%29" in url
 
 
 @pytest.mark.parametrize("inject", ["503", "429", "connection"])

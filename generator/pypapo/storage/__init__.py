@@ -56,9 +56,10 @@ class ObjectInfo:
     generation: str
     created: datetime
     metadata: Mapping[str, str] = field(default_factory=dict)
-    checksum: str | None = None
+    checksum: str | None = field(default=None, compare=False)
     """The content's checksum as a listing reports it (``md5:<hex>`` or ``crc32c:<hex>``), or
-    ``None`` where listing gives none (a folder): lets a build compare without reading."""
+    ``None`` where listing gives none (a folder): lets a build compare without reading. Not
+    part of equality: an event's description of an object is the same object without one."""
 
 
 @dataclass(frozen=True)
