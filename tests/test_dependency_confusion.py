@@ -248,16 +248,17 @@ def test_consumer_example_installs_only_private_files(world: World, tmp_path: Pa
 
 def test_consumer_example_old_form_installs_99(world: World, tmp_path: Path) -> None:
     """The harness sees confusion: the consumer example as it was before it read one index,
-    rebuilt from today's file, installs 99.0. pip with ``--extra-index-url`` takes the highest
-    version across both indexes; uv with the copy as a second ``--index`` next to PyPI takes
-    what the partial copy (``-r requirements.txt``) lacks from PyPI: the private
-    ``my-private-lib`` that only ``-e .`` needs."""
+    rebuilt from today's file, installs 99.0 with pip, which with ``--extra-index-url`` takes
+    the highest version across both indexes. uv with the copy as a second ``--index`` next to
+    PyPI takes only what the copy lacks from PyPI, and the partial copy (``pypapo mirror ...
+    . -r requirements.txt``) lacks nothing: mirror follows the local project's dependencies, so
+    the private ``my-private-lib`` that only ``-e .`` needs is in it."""
     steps = _steps()
     machine = _machine(world, tmp_path, "uv")
     workspace = _fetch_index(
-        world, machine, _mirror_line(steps["fetch-index"]) + " -r requirements.txt"
+        world, machine, _mirror_line(steps["fetch-index"]) + " . -r requirements.txt"
     )
-    assert not (workspace.root / ".pypapo" / "index" / "simple" / "my-private-lib").exists()
+    assert (workspace.root / ".pypapo" / "index" / "simple" / "my-private-lib").exists()
 
     index = "--index-url file:///workspace/.pypapo/index/simple/"
     assert index in steps["test-pip"]
@@ -272,10 +273,7 @@ def test_consumer_example_old_form_installs_99(world: World, tmp_path: Path) -> 
     uv = steps["test-uv"].replace(default, "--index pypapo=file:///workspace/.pypapo/index/simple/")
     venv = tmp_path / "test-uv"
     machine.sh(workspace.localize(uv, venv), workspace.root, "old test-uv")
-    assert private_view(machine.versions(venv / "bin" / "python")) == {
-        **PRIVATE,
-        "my-private-lib": CONFUSED,
-    }
+    assert private_view(machine.versions(venv / "bin" / "python")) == PRIVATE
 
 
 # ------------------------------------------------------------------- conda: environment.yml

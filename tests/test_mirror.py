@@ -575,3 +575,67 @@ def test_a_full_disk_stops_the_mirror_with_one_line(source: Path, tmp_path: Path
         rf"pypapo: error: {re.escape(str(dest))}/\S+: File too large\n", done.stderr
     )
     assert [p for p in dest.rglob("*") if p.name.startswith(TMP_PREFIX)] == []
+
+
+# --- local projects and locks ------------------------------------------------------------------
+
+
+def _local_project(root: Path, dependencies: str, extra: str = "") -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").write_text(
+        f'[project]\nname = "consumer"\nversion = "0.1"\ndependencies = {dependencies}\n{extra}'
+    )
+    return root
+
+
+def test_an_editable_line_follows_the_local_projects_dependencies(
+    source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``pip install -e .`` asks the index for the project's dependencies: a partial mirror
+    for that requirements file holds them, or an installer looks for them elsewhere."""
+    extra = '[project.optional-dependencies]\nfast = ["withextra[fast]"]\n'
+    project = _local_project(tmp_path / "consumer", '["app"]', extra)
+    (project / "requirements.txt").write_text("-e .[fast]\nyankee\n")
+    dest = tmp_path / "dest"
+    assert main(["mirror", str(source), str(dest), "-r", str(project / "requirements.txt")]) == 0
+    assert "the dependencies of the local project" in capsys.readouterr().err
+    assert check_links(dest) == {"app", "lib-core", "yankee", "withextra", "extra-dep"}
+
+
+def test_a_path_argument_is_a_local_project(source: Path, tmp_path: Path) -> None:
+    project = _local_project(tmp_path / "consumer", '["yankee==2.0"]')
+    assert main(["mirror", str(source), str(tmp_path / "d"), str(project)]) == 0
+    assert check_links(tmp_path / "d") == {"yankee"}
+
+
+def test_dynamic_dependencies_are_an_error(
+    source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = _local_project(tmp_path / "consumer", "[]", 'dynamic = ["dependencies"]\n')
+    assert main(["mirror", str(source), str(tmp_path / "d"), str(project)]) == 1
+    assert "dependencies are dynamic" in capsys.readouterr().err
+
+
+def test_a_lock_is_copied_exactly(source: Path, tmp_path: Path) -> None:
+    """A PEP 751 lock names every package an installer resolved: those versions, no others
+    (app's dependency lib-core is not added, as the lock chose to leave it out)."""
+    pytest.importorskip("packaging.pylock")
+    lock = tmp_path / "pylock.toml"
+    lock.write_text(
+        'lock-version = "1.0"\ncreated-by = "test"\n'
+        '[[packages]]\nname = "app"\nversion = "1.0"\n'
+        '[[packages.wheels]]\nname = "app-1.0-py3-none-any.whl"\n'
+        'url = "https://example.invalid/app-1.0-py3-none-any.whl"\nhashes = {sha256 = "00"}\n'
+        '[[packages]]\nname = "yankee"\nversion = "2.0"\nmarker = "python_version >= \'3\'"\n'
+        '[[packages.wheels]]\nname = "yankee-2.0-py3-none-any.whl"\n'
+        'url = "https://example.invalid/yankee-2.0-py3-none-any.whl"\nhashes = {sha256 = "00"}\n'
+    )
+    assert main(["mirror", str(source), str(tmp_path / "d"), "-r", str(lock)]) == 0
+    assert check_links(tmp_path / "d") == {"app", "yankee"}
+
+
+def test_locked_requirements_are_copied_exactly(source: Path, tmp_path: Path) -> None:
+    report = mirror(LocalStorage(source), tmp_path / "d",
+                    [Requirement("app==1.0"), Requirement("unused")], locked=True)  # fmt: skip
+    assert report.projects == {"app"}
+    assert report.problems == ["unused: not pinned with == in the lock"]
