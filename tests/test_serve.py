@@ -37,7 +37,9 @@ def _projects(server: PypapoServer) -> list[str]:
         return []
 
 
-def _wait_for(predicate: object, timeout: float = 15) -> bool:
+def _wait_for(predicate: object, timeout: float = 60) -> bool:
+    # polled: returns as soon as the index shows the change; the bound only matters on a
+    # machine so loaded that the watcher's debounce and the refresh take many seconds
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():  # type: ignore[operator]
