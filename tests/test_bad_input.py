@@ -10,18 +10,15 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterable
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from pypi_simple import IndexPage, ProjectPage
+from pypi_simple import ProjectPage
 
 from pypapo.build import build
 from pypapo.cli import main
 from pypapo.errors import BadDistributionError, InputError
 from pypapo.layout import (
-    BROWSE_PREFIX,
-    INDEX_PREFIX,
     is_own_write,
     sidecar_path,
     unserved_distribution_reason,
@@ -29,10 +26,9 @@ from pypapo.layout import (
 from pypapo.refresh import refresh
 from pypapo.report import Report
 from pypapo.sample import SampleProject
-from pypapo.storage import Storage
 from pypapo.storage.local import LocalStorage
-from tests import badcorpus
-from tests.badcorpus import (
+from tests.support import badcorpus
+from tests.support.badcorpus import (
     BASELINE_PROJECTS,
     BUCKET_ONLY_KINDS,
     GOOD_WHEEL,
@@ -40,93 +36,15 @@ from tests.badcorpus import (
     SLOW_KINDS,
     Case,
 )
-
-# kinds that put bytes where pypapo writes: a refresh ignores them (the Cloud Function cannot
-# tell them from its own writes), a build repairs them
-REPAIRED_BY_BUILD = {"forged_project_page", "forged_sidecar", "orphan_sidecar"}
-
+from tests.support.page_checks import (
+    REPAIRED_BY_BUILD,
+    all_page_problems,
+    index_pages,
+    page_problems,
+    project_pages,
+)
 
 # -- shared checks -------------------------------------------------------------------------
-
-
-def index_pages(storage: Storage) -> dict[str, bytes]:
-    """Every page pypapo serves (machine and browse), by object path."""
-    pages: dict[str, bytes] = {}
-    for info in storage.list():
-        if info.path.startswith((INDEX_PREFIX, BROWSE_PREFIX)) and info.path.endswith(
-            ("/index.html", "/index.json")
-        ):
-            blob = storage.get(info.path)
-            if blob is not None:
-                pages[info.path] = blob.data
-    return pages
-
-
-class _Markup(HTMLParser):
-    """Collects what would run in a browser: script/iframe/object tags, on* handlers and
-    non-relative links."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.problems: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in {"script", "iframe", "object", "embed", "img", "svg", "base", "meta"} and not (
-            tag == "meta" and {k for k, _ in attrs} <= {"name", "content", "charset"}
-        ):
-            self.problems.append(f"<{tag}> element")
-        for key, value in attrs:
-            if key.startswith("on"):
-                self.problems.append(f"{key}= handler on <{tag}>")
-            if (
-                key in {"href", "src", "action"}
-                and value is not None
-                and (":" in value.split("/")[0] or value.startswith("//"))
-            ):
-                self.problems.append(f"non-relative {key}={value!r} on <{tag}>")
-
-
-def page_problems(path: str, data: bytes) -> list[str]:
-    """Why a served page is invalid or unsafe (empty: fine). Parses it as pip's library does."""
-    problems: list[str] = []
-    project = path.split("/")[1] if path.count("/") == 2 else None
-    try:
-        if path.endswith(".json"):
-            body = json.loads(data)
-            if path.startswith(INDEX_PREFIX) and project is not None:
-                page = ProjectPage.from_json_data(body)
-                problems += [
-                    f"absolute url {p.url!r}" for p in page.packages if ":" in p.url.split("/")[0]
-                ]
-            else:
-                IndexPage.from_json_data(body)
-            return problems
-        text = data.decode("utf-8")
-        if path.startswith(INDEX_PREFIX):
-            if project is not None:
-                ProjectPage.from_html(project, data)
-            else:
-                IndexPage.from_html(data)
-        if not text.startswith("<!DOCTYPE html>") or not text.rstrip().endswith("</html>"):
-            problems.append("not a whole HTML document")
-        checker = _Markup()
-        checker.feed(text)
-        checker.close()
-        problems += checker.problems
-    except Exception as e:  # noqa: BLE001 (any parse failure is the finding)
-        problems.append(f"does not parse: {type(e).__name__}: {e}")
-    return [f"{path}: {p}" for p in problems]
-
-
-def all_page_problems(pages: dict[str, bytes]) -> list[str]:
-    return [
-        problem for path, data in sorted(pages.items()) for problem in page_problems(path, data)
-    ]
-
-
-def project_pages(pages: dict[str, bytes], projects: Iterable[str]) -> dict[str, bytes]:
-    wanted = tuple(f"{prefix}{p}/" for p in projects for prefix in (INDEX_PREFIX, BROWSE_PREFIX))
-    return {k: v for k, v in pages.items() if k.startswith(wanted)}
 
 
 def assert_reported(report: Report, case: Case) -> None:

@@ -21,11 +21,16 @@ from pypapo.build import build
 from pypapo.errors import InputError
 from pypapo.storage import FILE_CACHE_CONTROL
 from pypapo.storage.emulator import EmulatorGCSStorage
-from tests import badcorpus
-from tests.badcorpus import BASELINE_PROJECTS, KINDS, SLOW_KINDS, Case
-from tests.function_server import FunctionServer
-from tests.gcs_emulator import Emulator
-from tests.test_bad_input import REPAIRED_BY_BUILD, all_page_problems, index_pages, project_pages
+from tests.support import badcorpus
+from tests.support.badcorpus import BASELINE_PROJECTS, KINDS, SLOW_KINDS, Case
+from tests.support.function_server import FunctionServer
+from tests.support.gcs_emulator import Emulator
+from tests.support.page_checks import (
+    REPAIRED_BY_BUILD,
+    all_page_problems,
+    index_pages,
+    project_pages,
+)
 
 pytestmark = pytest.mark.e2e
 PREFIX = "idx"

@@ -16,9 +16,9 @@ from pypapo.build import build
 from pypapo.model import FileRecord, ProjectState
 from pypapo.refresh import refresh
 from pypapo.storage.local import LocalStorage
-from tests.conftest import add_sdist, add_wheel, require_tool
-from tests.pypapo_server import PypapoServer
-from tests.test_bad_input import page_problems
+from tests.support.page_checks import page_problems
+from tests.support.pypapo_server import PypapoServer
+from tests.support.tools import add_sdist, add_wheel, require_tool
 
 
 def _record(filename: str, version: str, **kw: object) -> FileRecord:

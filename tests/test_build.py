@@ -16,8 +16,8 @@ from pypapo.build import build, executor
 from pypapo.layout import ROOT_JSON, page_path
 from pypapo.storage.counting import CountingStorage
 from pypapo.storage.local import LocalStorage
-from tests.conftest import add_sdist, add_wheel
-from tests.test_e2e_install import make_corpus
+from tests.support.installs import make_corpus
+from tests.support.tools import add_sdist, add_wheel
 
 
 def _tree(root: Path) -> dict[str, bytes]:

@@ -21,7 +21,7 @@ from pypapo.sample import SampleProject, sdist_bytes, wheel_bytes
 from pypapo.storage import FILE_CACHE_CONTROL, Storage
 from pypapo.storage.counting import CountingStorage
 from pypapo.storage.emulator import EmulatorGCSStorage
-from tests.gcs_emulator import Emulator
+from tests.support.gcs_emulator import Emulator
 
 pytestmark = pytest.mark.e2e
 
@@ -90,6 +90,23 @@ def test_a_warm_build_is_the_listing_and_one_state_read_per_project(
     # two HTML pages the final settle compares with it, and the JSON's token read again
     assert counting.calls == {"list": 2, "get": len(PROJECTS) + 4}
     assert counting.total / files <= 0.5  # at 3 files a project; 0.05 at 20 (bench)
+
+
+def test_a_build_that_indexes_a_new_file_reads_none_of_the_projects_sidecars(
+    bucket_storage: EmulatorGCSStorage,
+) -> None:
+    _seed(bucket_storage)
+    build(bucket_storage, workers=8)
+    path = "pkgs/proj_00-2.0-py3-none-any.whl"
+    data = wheel_bytes(SampleProject("proj-00", "2.0"))
+    bucket_storage.put(path, data, content_type="application/octet-stream")
+    counting = CountingStorage(bucket_storage)
+    build(counting, workers=8)
+    # the marker vouches for the plan the old state implied: the sidecars it shares with the
+    # new one are not read; the new file is streamed once (its sidecar comes from that read)
+    assert counting.calls["get"] == len(PROJECTS) + 4
+    assert counting.calls["stream"] + counting.calls["read_range"] >= 1
+    assert "stat" not in counting.calls
 
 
 def test_a_build_on_a_bucket_repairs_what_the_listing_shows_damaged(

@@ -13,7 +13,7 @@ from pypapo.cli import main
 from pypapo.refresh import refresh
 from pypapo.sample import SampleProject, wheel_bytes
 from pypapo.storage.local import LocalStorage
-from tests.conftest import add_sdist, add_wheel
+from tests.support.tools import add_sdist, add_wheel
 
 
 def _tree(root: Path) -> dict[str, bytes]:

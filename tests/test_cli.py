@@ -7,8 +7,6 @@ import errno
 import json
 import os
 import re
-import resource
-import signal
 import socket
 import subprocess
 import sys
@@ -21,7 +19,7 @@ from pypapo import cli
 from pypapo.cli import main
 from pypapo.errors import ConflictError
 from pypapo.layout import TMP_PREFIX, page_path
-from tests.conftest import add_wheel
+from tests.support.tools import add_wheel, run_pypapo
 
 
 def test_build_summary_and_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -79,27 +77,6 @@ def test_ctrl_c_exits_130_with_one_line(
 
 
 # -- errors that stop a command: one line each, never a traceback ----------------------------
-
-
-def run_pypapo(*args: str, file_size_limit: int | None = None) -> subprocess.CompletedProcess[str]:
-    """``pypapo ARGS`` in a child process; with ``file_size_limit`` no file it writes may grow
-    past that many bytes, the way a full disk stops a write (EFBIG; SIGXFSZ is ignored)."""
-
-    def limit() -> None:
-        if file_size_limit is not None:
-            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-            resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, resource.RLIM_INFINITY))
-
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("pypapo")), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        # runs between fork and exec: setrlimit and signal take no lock a thread could hold
-        preexec_fn=limit,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-    )
 
 
 def _temporaries(root: Path) -> list[Path]:

@@ -28,7 +28,7 @@ from pypapo.storage import FILE_CACHE_CONTROL, YANK_KEY, ObjectInfo, Storage, St
 from pypapo.storage.counting import CountingStorage
 from pypapo.storage.emulator import EmulatorGCSStorage
 from pypapo.storage.local import LocalStorage
-from tests.gcs_emulator import Emulator
+from tests.support.gcs_emulator import Emulator
 from tests.support.index import snapshot, wipe_index
 
 SINCE = "2022-01-01T00:00:00.000000Z"

@@ -33,8 +33,8 @@ from pypapo.refresh import refresh
 from pypapo.sample import SampleProject, sdist_bytes, wheel_bytes
 from pypapo.storage import YANK_KEY
 from pypapo.storage.local import LocalStorage
-from tests.conftest import add_wheel, require_tool
-from tests.test_bad_input import page_problems
+from tests.support.page_checks import page_problems
+from tests.support.tools import add_wheel, require_tool
 
 KILLS = int(os.environ.get("PYPAPO_CRASH_KILLS", "110"))
 PROJECTS = ["alpha", "Beta.Two", "gamma"]
@@ -215,11 +215,11 @@ def test_leftover_temporary_files_are_never_served(
     leftovers = sorted(crashes.leftovers | {"simple/.pypapo-tmp-index.html-1-1"})
     if server == "nginx":
         require_tool("nginx")
-        from tests.nginx_server import start_nginx  # noqa: PLC0415 (only with nginx)
+        from tests.support.nginx_server import start_nginx  # noqa: PLC0415 (only with nginx)
 
         running = start_nginx(crashes.root, tmp_path)
     else:
-        from tests.pypapo_server import PypapoServer  # noqa: PLC0415
+        from tests.support.pypapo_server import PypapoServer  # noqa: PLC0415
 
         running = PypapoServer(crashes.root, tmp_path / "serve.log").start()  # type: ignore[assignment]
     try:

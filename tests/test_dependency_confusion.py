@@ -34,9 +34,7 @@ import yaml
 
 from pypapo.build import build
 from pypapo.storage.local import LocalStorage
-from tests import process
-from tests.conftest import free_port, require_tool, run
-from tests.nginx_server import NginxServer
+from tests.support import process
 from tests.support.confusion import (
     CONFUSED,
     INSTALLED,
@@ -52,6 +50,8 @@ from tests.support.confusion import (
     write_private,
     write_public,
 )
+from tests.support.nginx_server import NginxServer
+from tests.support.tools import free_port, require_tool, run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

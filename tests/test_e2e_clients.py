@@ -18,9 +18,9 @@ from packaging.requirements import Requirement
 from pypapo.build import build
 from pypapo.mirror import mirror
 from pypapo.storage.local import LocalStorage
-from tests import process
-from tests.conftest import client_env, free_port, require_tool, run
-from tests.test_e2e_install import make_corpus
+from tests.support import process
+from tests.support.installs import make_corpus
+from tests.support.tools import client_env, free_port, require_tool, run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -43,7 +43,7 @@ def index_url(
     assert build(LocalStorage(root)).errors == []
     if request.param == "nginx":
         require_tool("nginx")
-        from tests.nginx_server import start_nginx  # noqa: PLC0415 (only with nginx)
+        from tests.support.nginx_server import start_nginx  # noqa: PLC0415 (only with nginx)
 
         server = start_nginx(root, tmp_path_factory.mktemp("clients-nginx"))
         try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,8 +12,9 @@ import pytest
 
 from pypapo.build import build
 from pypapo.storage.local import LocalStorage
-from tests.conftest import add_sdist, add_wheel, client_env, require_tool, run
-from tests.pypapo_server import PypapoServer
+from tests.support.installs import copy_venv, install, installed, make_corpus
+from tests.support.pypapo_server import PypapoServer
+from tests.support.tools import require_tool
 
 pytestmark = pytest.mark.e2e
 
@@ -24,18 +24,6 @@ class Server(Protocol):
     def url(self) -> str: ...
 
     def requested(self, suffix: str) -> list[str]: ...
-
-
-def make_corpus(root: Path) -> None:
-    add_wheel(root, "app", "1.0", requires_dist=["Lib.Core>=1.0"])
-    add_wheel(root, "Lib.Core", "1.0", sub="libs")
-    add_wheel(root, "lib_core", "0.9", sub="libs")
-    add_wheel(root, "py-limits", "1.0", requires_python=">=3.8")
-    add_wheel(root, "py-limits", "2.0", requires_python=">=4")
-    add_wheel(root, "yankee", "1.0")
-    yanked = add_wheel(root, "yankee", "2.0")
-    yanked.with_name(yanked.name + ".yanked").write_text("broken build\n")
-    add_sdist(root, "only-sdist", "1.5")
 
 
 @pytest.fixture(scope="module")
@@ -57,58 +45,13 @@ def server(
             yield served
         return
     require_tool("nginx")
-    from tests.nginx_server import start_nginx  # noqa: PLC0415 (only when nginx is there)
+    from tests.support.nginx_server import start_nginx  # noqa: PLC0415 (only when nginx is there)
 
     nginx = start_nginx(index_root, tmp)
     try:
         yield nginx
     finally:
         nginx.stop()
-
-
-def _venv(template: Path, dest: Path) -> Path:
-    shutil.copytree(template, dest, symlinks=True)
-    return dest / "bin" / "python"
-
-
-def _installed(python: Path, dist: str, home: Path) -> str:
-    out = run(
-        [str(python), "-c", f"import importlib.metadata as m; print(m.version({dist!r}))"],
-        client_env(home),
-    )
-    assert out.returncode == 0, out.stderr
-    return out.stdout.strip()
-
-
-def _install(client: str, python: Path, url: str, reqs: list[str], home: Path) -> str:
-    env = client_env(home)
-    if client == "pip":
-        cmd = [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "--isolated",
-            "--no-cache-dir",
-            "--index-url",
-            url + "/simple/",
-            *reqs,
-        ]
-    else:
-        cmd = [
-            require_tool("uv"),
-            "pip",
-            "install",
-            "--python",
-            str(python),
-            "--no-cache",
-            "--index-url",
-            url + "/simple/",
-            *reqs,
-        ]
-    out = run(cmd, env)
-    assert out.returncode == 0, f"{cmd}\n{out.stdout}\n{out.stderr}"
-    return out.stdout + out.stderr
 
 
 CLIENTS = ["pip", "uv"]
@@ -118,10 +61,10 @@ CLIENTS = ["pip", "uv"]
 def test_dependency_resolved_through_index(
     client: str, server: Server, fresh_venv_factory: Path, tmp_path: Path
 ) -> None:
-    python = _venv(fresh_venv_factory, tmp_path / "venv")
-    _install(client, python, server.url, ["app"], tmp_path)
-    assert _installed(python, "app", tmp_path) == "1.0"
-    assert _installed(python, "lib-core", tmp_path) == "1.0"
+    python = copy_venv(fresh_venv_factory, tmp_path / "venv")
+    install(client, python, server.url, ["app"], tmp_path)
+    assert installed(python, "app", tmp_path) == "1.0"
+    assert installed(python, "lib-core", tmp_path) == "1.0"
     # both clients resolved from the PEP 658 sidecars before downloading the wheels
     assert server.requested("app-1.0-py3-none-any.whl.metadata")
 
@@ -130,29 +73,29 @@ def test_dependency_resolved_through_index(
 def test_requires_python_excludes_version(
     client: str, server: Server, fresh_venv_factory: Path, tmp_path: Path
 ) -> None:
-    python = _venv(fresh_venv_factory, tmp_path / "venv")
-    _install(client, python, server.url, ["py-limits"], tmp_path)
-    assert _installed(python, "py-limits", tmp_path) == "1.0"
+    python = copy_venv(fresh_venv_factory, tmp_path / "venv")
+    install(client, python, server.url, ["py-limits"], tmp_path)
+    assert installed(python, "py-limits", tmp_path) == "1.0"
 
 
 @pytest.mark.parametrize("client", CLIENTS)
 def test_yanked_skipped_unless_pinned(
     client: str, server: Server, fresh_venv_factory: Path, tmp_path: Path
 ) -> None:
-    python = _venv(fresh_venv_factory, tmp_path / "venv")
-    _install(client, python, server.url, ["yankee"], tmp_path)
-    assert _installed(python, "yankee", tmp_path) == "1.0"
-    _install(client, python, server.url, ["yankee==2.0"], tmp_path)
-    assert _installed(python, "yankee", tmp_path) == "2.0"
+    python = copy_venv(fresh_venv_factory, tmp_path / "venv")
+    install(client, python, server.url, ["yankee"], tmp_path)
+    assert installed(python, "yankee", tmp_path) == "1.0"
+    install(client, python, server.url, ["yankee==2.0"], tmp_path)
+    assert installed(python, "yankee", tmp_path) == "2.0"
 
 
 @pytest.mark.parametrize("client", CLIENTS)
 def test_sdist_only_package_builds(
     client: str, server: Server, fresh_venv_factory: Path, tmp_path: Path
 ) -> None:
-    python = _venv(fresh_venv_factory, tmp_path / "venv")
-    _install(client, python, server.url, ["only-sdist"], tmp_path)
-    assert _installed(python, "only-sdist", tmp_path) == "1.5"
+    python = copy_venv(fresh_venv_factory, tmp_path / "venv")
+    install(client, python, server.url, ["only-sdist"], tmp_path)
+    assert installed(python, "only-sdist", tmp_path) == "1.5"
 
 
 ACCEPTS = {

@@ -19,8 +19,8 @@ from packaging.requirements import Requirement
 
 from pypapo.cli import _parser
 from pypapo.sample import SampleProject, write_sdist, write_wheel
-from tests.cloudbuild_schema import check_schema
-from tests.conftest import require_tool
+from tests.support.cloudbuild_schema import check_schema
+from tests.support.tools import require_tool
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CONFIGS = sorted(EXAMPLES.glob("cloudbuild-*.yaml"))

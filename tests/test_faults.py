@@ -30,9 +30,9 @@ from pypapo.sample import SampleProject, sdist_bytes, wheel_bytes
 from pypapo.storage import FILE_CACHE_CONTROL, StorageError
 from pypapo.storage.emulator import EmulatorGCSStorage
 from pypapo.storage.gcs import GCSStorage, new_client
-from tests.gcs_emulator import Emulator
+from tests.support.gcs_emulator import Emulator
 from tests.support.index import snapshot, wipe_index
-from tests.test_bad_input import all_page_problems, index_pages
+from tests.support.page_checks import all_page_problems, index_pages
 
 pytestmark = [
     pytest.mark.e2e,

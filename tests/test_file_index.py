@@ -11,8 +11,8 @@ from packaging.requirements import Requirement
 from pypapo.build import build
 from pypapo.mirror import mirror
 from pypapo.storage.local import LocalStorage
-from tests.conftest import client_env, require_tool, run
-from tests.test_e2e_install import _install, _installed, _venv, make_corpus
+from tests.support.installs import copy_venv, install, installed, make_corpus
+from tests.support.tools import client_env, require_tool, run
 
 pytestmark = pytest.mark.e2e
 CLIENTS = ["pip", "uv"]
@@ -46,13 +46,13 @@ def partial_index(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 def test_install_from_file_url(
     client: str, file_index: Path, fresh_venv_factory: Path, tmp_path: Path
 ) -> None:
-    python = _venv(fresh_venv_factory, tmp_path / "venv")
+    python = copy_venv(fresh_venv_factory, tmp_path / "venv")
     url = file_index.resolve().as_uri()
-    _install(client, python, url, ["app", "py-limits", "yankee"], tmp_path)
-    assert _installed(python, "app", tmp_path) == "1.0"
-    assert _installed(python, "lib-core", tmp_path) == "1.0"  # through the dependency
-    assert _installed(python, "py-limits", tmp_path) == "1.0"  # 2.0 needs Python >= 4
-    assert _installed(python, "yankee", tmp_path) == "1.0"  # 2.0 is yanked
+    install(client, python, url, ["app", "py-limits", "yankee"], tmp_path)
+    assert installed(python, "app", tmp_path) == "1.0"
+    assert installed(python, "lib-core", tmp_path) == "1.0"  # through the dependency
+    assert installed(python, "py-limits", tmp_path) == "1.0"  # 2.0 needs Python >= 4
+    assert installed(python, "yankee", tmp_path) == "1.0"  # 2.0 is yanked
 
 
 def test_copied_pages_are_byte_identical(built: Path, file_index: Path) -> None:
@@ -67,11 +67,11 @@ def test_copied_pages_are_byte_identical(built: Path, file_index: Path) -> None:
 def test_install_from_partial_copy(
     client: str, partial_index: Path, fresh_venv_factory: Path, tmp_path: Path
 ) -> None:
-    python = _venv(fresh_venv_factory, tmp_path / "venv")
+    python = copy_venv(fresh_venv_factory, tmp_path / "venv")
     url = partial_index.resolve().as_uri()
-    _install(client, python, url, ["app", "yankee==2.0"], tmp_path)
-    assert _installed(python, "lib-core", tmp_path) == "1.0"
-    assert _installed(python, "yankee", tmp_path) == "2.0"  # pinned: a yanked file is copied
+    install(client, python, url, ["app", "yankee==2.0"], tmp_path)
+    assert installed(python, "lib-core", tmp_path) == "1.0"
+    assert installed(python, "yankee", tmp_path) == "2.0"  # pinned: a yanked file is copied
     # the pruned pages list only what was copied: an installer finds nothing else, and says so
     cmd = {
         "pip": [str(python), "-m", "pip", "install", "--isolated", "--no-cache-dir"],

@@ -21,8 +21,8 @@ from pypapo.sample import SampleProject, sdist_bytes, wheel_bytes
 from pypapo.status import Status, status_document
 from pypapo.storage import FILE_CACHE_CONTROL, YANK_KEY, ObjectChangedError, StorageError
 from pypapo.storage.emulator import EmulatorGCSStorage
-from tests.function_server import FunctionServer
-from tests.gcs_emulator import Emulator
+from tests.support.function_server import FunctionServer
+from tests.support.gcs_emulator import Emulator
 from tests.support.index import snapshot, wipe_index
 
 pytestmark = pytest.mark.e2e
@@ -106,8 +106,8 @@ def test_events_build_the_index_like_a_full_build(
 
 
 def _pip_install_through_nginx(bucket: Any, tmp_path: Path) -> None:
-    from tests.nginx_server import NginxServer  # noqa: PLC0415
-    from tests.test_e2e_install import _install, _installed, _venv  # noqa: PLC0415
+    from tests.support.installs import copy_venv, install, installed  # noqa: PLC0415
+    from tests.support.nginx_server import NginxServer  # noqa: PLC0415
 
     root = tmp_path / "copy"
     for blob in bucket.client.list_blobs(bucket, prefix=PREFIX + "/"):
@@ -120,10 +120,10 @@ def _pip_install_through_nginx(bucket: Any, tmp_path: Path) -> None:
     venv.EnvBuilder(with_pip=True, symlinks=True).create(template)
     with NginxServer(root, tmp_path / "nginx") as nginx:
         for client in ("pip", "uv"):
-            python = _venv(template, tmp_path / f"venv-{client}")
-            _install(client, python, nginx.url, ["app"], tmp_path)
-            assert _installed(python, "app", tmp_path) == "1.0"
-            assert _installed(python, "lib-core", tmp_path) == "1.0"  # 2.0 is yanked
+            python = copy_venv(template, tmp_path / f"venv-{client}")
+            install(client, python, nginx.url, ["app"], tmp_path)
+            assert installed(python, "app", tmp_path) == "1.0"
+            assert installed(python, "lib-core", tmp_path) == "1.0"  # 2.0 is yanked
 
 
 def test_bad_upload_is_logged_and_acknowledged(function: FunctionServer, bucket: Any) -> None:

@@ -21,7 +21,7 @@ from pypapo.sample import SampleProject, wheel_bytes
 from pypapo.storage import FILE_CACHE_CONTROL, YANK_KEY, Storage
 from pypapo.storage.counting import CountingStorage
 from pypapo.storage.emulator import EmulatorGCSStorage
-from tests.gcs_emulator import Emulator
+from tests.support.gcs_emulator import Emulator
 from tests.support.invariant import Op, check_invariant, operations
 
 EXAMPLES = int(os.environ.get("PYPAPO_GCS_INVARIANT_EXAMPLES", "120"))

@@ -22,9 +22,9 @@ from pypapo.sample import SampleProject, wheel_bytes
 from pypapo.storage import FILE_CACHE_CONTROL
 from pypapo.storage.emulator import EmulatorGCSStorage
 from pypapo.storage.gcs import GCSStorage
-from tests.function_server import EVENT_TYPE, FunctionServer
-from tests.gcs_emulator import Emulator
-from tests.test_bad_input import all_page_problems, index_pages
+from tests.support.function_server import EVENT_TYPE, FunctionServer
+from tests.support.gcs_emulator import Emulator
+from tests.support.page_checks import all_page_problems, index_pages
 
 pytestmark = pytest.mark.e2e
 PREFIX = "idx"

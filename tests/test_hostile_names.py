@@ -23,7 +23,7 @@ from pypapo.storage import Blob, Storage
 from pypapo.storage.emulator import EmulatorGCSStorage
 from pypapo.storage.gcs import GCSStorage
 from pypapo.storage.local import LocalStorage
-from tests.gcs_emulator import Emulator
+from tests.support.gcs_emulator import Emulator
 
 # directory names a folder (and a bucket) can hold, each unsafe in its own way
 FOLDER_UNSAFE_DIRS = [

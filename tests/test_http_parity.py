@@ -12,11 +12,11 @@ from urllib.parse import urljoin
 import pytest
 
 from pypapo.http_policy import CONTENT_SECURITY_POLICY, FRONT_PAGE
-from tests.conftest import add_wheel
-from tests.hostile_tree import ANSWERS, STATUS, header_problems, make_tree
-from tests.http_parity import ACCEPT_CASES, NAME_CASES, RANGE_CASES, fetch
-from tests.nginx_server import NginxServer, start_nginx
-from tests.pypapo_server import PypapoServer
+from tests.support.hostile_tree import ANSWERS, STATUS, header_problems, make_tree
+from tests.support.http_parity import ACCEPT_CASES, NAME_CASES, RANGE_CASES, fetch
+from tests.support.nginx_server import NginxServer, start_nginx
+from tests.support.pypapo_server import PypapoServer
+from tests.support.tools import add_wheel
 
 pytestmark = pytest.mark.e2e
 LONG_NAME = "a-b-c-d-e-f-g-h-i-j"  # 10 letters and 9 separators to fix: 3 redirects

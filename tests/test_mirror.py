@@ -19,65 +19,20 @@ from pypapo.cli import main
 from pypapo.layout import TMP_PREFIX
 from pypapo.mirror import MirrorError, mirror
 from pypapo.model import ProjectState
-from pypapo.pages import object_path, parse_root_json, records_of_page
+from pypapo.pages import object_path, records_of_page
 from pypapo.requirements import logical_lines, read_requirement_files
 from pypapo.storage import Storage
 from pypapo.storage.counting import CountingStorage
 from pypapo.storage.gcs import GCSStorage
 from pypapo.storage.local import LocalStorage
 from pypapo.wait import wait_for
-from tests.conftest import add_sdist, add_wheel
-from tests.gcs_emulator import PREFIX, Emulator
-from tests.test_cli import run_pypapo
-from tests.test_e2e_install import make_corpus
-
-PROJECTS = {"app", "lib-core", "py-limits", "yankee", "only-sdist", "extra-dep", "withextra",
-            "unused", "cyc-a", "cyc-b", "old-py", "dyn"}  # fmt: skip
+from tests.support.gcs_emulator import PREFIX, Emulator
+from tests.support.mirror_source import PROJECTS, check_links, make_source
+from tests.support.tools import run_pypapo
 
 
 def _files(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
-
-
-def make_source(root: Path) -> None:
-    make_corpus(root)
-    add_wheel(root, "extra-dep", "1.0")
-    add_wheel(root, "withextra", "1.0", requires_dist=['extra-dep; extra == "fast"'])
-    add_wheel(root, "unused", "3.0")
-    add_wheel(root, "cyc-a", "1.0", requires_dist=["cyc-b[x]"])
-    add_wheel(root, "cyc-b", "1.0", requires_dist=['cyc-a; extra == "x"'])
-    add_wheel(root, "old-py", "1.0", requires_dist=['unused; python_version < "3.12"'])
-    add_sdist(root, "dyn", "1.0", metadata_version="2.2", dynamic=["Requires-Dist"])
-
-
-@pytest.fixture
-def source(tmp_path: Path) -> Path:
-    root = tmp_path / "source"
-    make_source(root)
-    assert build(LocalStorage(root)).errors == []
-    return root
-
-
-def check_links(dest: Path) -> set[str]:
-    """Every page of the copy is complete: each listed file and advertised sidecar is there with
-    the sha256 the page gives, and the HTML page links exactly what the JSON page lists. Returns
-    the projects whose pages are there."""
-    projects: set[str] = set()
-    for page in (dest / "simple").glob("*/index.json"):
-        name, files = records_of_page(page.read_bytes())
-        html = (page.parent / "index.html").read_text()
-        for f in files:
-            data = (dest / f.record.path).read_bytes()
-            assert hashlib.sha256(data).hexdigest() == f.record.sha256, f.record.path
-            assert f'href="{render.file_url(f.record)}#sha256={f.record.sha256}"' in html
-            if f.record.metadata_sha256 is not None:
-                sidecar = (dest / (f.record.path + ".metadata")).read_bytes()
-                assert hashlib.sha256(sidecar).hexdigest() == f.record.metadata_sha256
-        assert html.count("<a href=") == len(files)
-        projects.add(name)
-    listed = parse_root_json((dest / "simple" / "index.json").read_bytes())
-    assert listed == projects
-    return projects
 
 
 def test_full_mirror_copies_pages_byte_for_byte(source: Path, tmp_path: Path) -> None:

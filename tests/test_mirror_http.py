@@ -21,11 +21,9 @@ from pypapo.cli import main
 from pypapo.mirror import mirror
 from pypapo.source import HttpSource
 from pypapo.storage.local import LocalStorage
-from tests.nginx_server import start_nginx
-from tests.pypapo_server import PypapoServer
-from tests.test_mirror import PROJECTS, check_links, source
-
-__all__ = ["source"]
+from tests.support.mirror_source import PROJECTS, check_links
+from tests.support.nginx_server import start_nginx
+from tests.support.pypapo_server import PypapoServer
 
 
 def _same_pages(source: Path, dest: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pypapo.negotiation import choose_format
-from tests.http_parity import ACCEPT_CASES
+from tests.support.http_parity import ACCEPT_CASES
 
 
 def test_the_table_is_large_enough_and_covers_both_formats() -> None:

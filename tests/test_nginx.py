@@ -12,9 +12,9 @@ import pytest
 
 from pypapo.build import build
 from pypapo.storage.local import LocalStorage
-from tests.conftest import add_wheel, require_tool
-from tests.http_parity import STATUS_CASES
-from tests.nginx_server import NginxServer, _globals
+from tests.support.http_parity import STATUS_CASES
+from tests.support.nginx_server import NginxServer, _globals
+from tests.support.tools import add_wheel, require_tool
 
 pytestmark = pytest.mark.e2e
 JSON = "application/vnd.pypi.simple.v1+json"

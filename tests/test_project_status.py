@@ -26,8 +26,8 @@ from pypapo.status_command import set_status
 from pypapo.storage.counting import CountingStorage
 from pypapo.storage.local import LocalStorage
 from pypapo.upload import upload
-from tests.conftest import add_wheel
 from tests.support.index import snapshot, wipe_index
+from tests.support.tools import add_wheel
 
 SINCE = datetime(2022, 1, 1, tzinfo=UTC)
 BEFORE = datetime(2020, 1, 1, tzinfo=UTC).timestamp()

@@ -14,9 +14,9 @@ import pytest
 
 from pypapo.cli import main
 from pypapo.sample import SampleProject, write_sdist, write_wheel
-from tests.function_server import FunctionServer
-from tests.gcs_emulator import Emulator
-from tests.test_e2e_install import _install, _installed, _venv
+from tests.support.function_server import FunctionServer
+from tests.support.gcs_emulator import Emulator
+from tests.support.installs import copy_venv, install, installed
 
 pytestmark = pytest.mark.e2e
 PREFIX = "index"
@@ -84,7 +84,7 @@ def test_upload_event_wait_mirror_install(
     assert main(["mirror", target, str(dest), "tool"]) == 0
     assert sorted(p.name for p in dest.rglob("*.whl")) == [lib.name, built[0].name]
     assert (dest / "dist" / built[1].name).is_file()  # every file of the chosen version
-    python = _venv(fresh_venv_factory, tmp_path / "venv")
-    _install("pip", python, dest.resolve().as_uri(), ["tool"], tmp_path)
-    assert _installed(python, "tool", tmp_path) == "2.0"
-    assert _installed(python, "lib", tmp_path) == "1.0"
+    python = copy_venv(fresh_venv_factory, tmp_path / "venv")
+    install("pip", python, dest.resolve().as_uri(), ["tool"], tmp_path)
+    assert installed(python, "tool", tmp_path) == "2.0"
+    assert installed(python, "lib", tmp_path) == "1.0"

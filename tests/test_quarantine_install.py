@@ -18,7 +18,7 @@ import pytest
 from pypapo.build import build
 from pypapo.status_command import set_status
 from pypapo.storage.local import LocalStorage
-from tests.conftest import add_wheel, client_env, require_tool, run
+from tests.support.tools import add_wheel, client_env, require_tool, run
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +33,7 @@ def served(tmp_path: Path) -> Iterator[tuple[LocalStorage, str]]:
     storage = LocalStorage(root)
     assert build(storage).errors == []
     require_tool("nginx")
-    from tests.nginx_server import start_nginx  # noqa: PLC0415 (only when nginx is there)
+    from tests.support.nginx_server import start_nginx  # noqa: PLC0415 (only when nginx is there)
 
     with start_nginx(root, tmp_path / "nginx") as nginx:
         yield storage, nginx.url

@@ -19,7 +19,7 @@ from pypapo.refresh import refresh
 from pypapo.storage import YANK_KEY
 from pypapo.storage.counting import CountingStorage
 from pypapo.storage.local import LocalStorage
-from tests.conftest import add_sdist, add_wheel
+from tests.support.tools import add_sdist, add_wheel
 
 
 def _json(root: Path, project: str) -> dict[str, object]:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import add_wheel
-from tests.http_parity import STATUS_CASES
-from tests.pypapo_server import PypapoServer
+from tests.support.http_parity import STATUS_CASES
+from tests.support.pypapo_server import PypapoServer
+from tests.support.tools import add_wheel
 
 JSON = "application/vnd.pypi.simple.v1+json"
 

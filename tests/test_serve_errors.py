@@ -14,7 +14,7 @@ import pytest
 
 from pypapo import serve
 from pypapo.serve import IndexServer
-from tests.conftest import add_wheel
+from tests.support.tools import add_wheel
 
 
 @pytest.fixture

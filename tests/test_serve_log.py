@@ -11,8 +11,8 @@ from pypapo.build import build
 from pypapo.cli.serve import changelog, versions
 from pypapo.refresh import refresh
 from pypapo.storage.local import LocalStorage
-from tests.conftest import add_sdist, add_wheel
-from tests.pypapo_server import PypapoServer
+from tests.support.pypapo_server import PypapoServer
+from tests.support.tools import add_sdist, add_wheel
 
 
 def test_changelog_lines() -> None:

@@ -21,8 +21,8 @@ from pypapo.layout import state_path
 from pypapo.model import MAX_STATE_BYTES, ProjectState
 from pypapo.refresh import refresh
 from pypapo.storage.local import LocalStorage
-from tests.conftest import add_sdist, add_wheel
 from tests.support.index import snapshot
+from tests.support.tools import add_sdist, add_wheel
 
 Body = dict[str, Any]
 SHA = "ab" * 32

@@ -32,7 +32,7 @@ from pypapo.storage.counting import CountingStorage
 from pypapo.storage.emulator import EmulatorGCSStorage
 from pypapo.storage.gcs import GCSStorage
 from pypapo.storage.local import LocalStorage
-from tests.gcs_emulator import PREFIX, Emulator
+from tests.support.gcs_emulator import PREFIX, Emulator
 
 MIB = 1 << 20
 STALE = "1"  # a generation no object has

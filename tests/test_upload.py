@@ -159,7 +159,7 @@ def test_good_long_descriptions_pass(tmp_path: Path, content_type: str) -> None:
 
 def test_upload_corpus_rejects_every_bad_kind(tmp_path: Path) -> None:
     """The same checks as the index: every bad corpus file is refused before upload."""
-    from tests.badcorpus import KINDS  # noqa: PLC0415
+    from tests.support.badcorpus import KINDS  # noqa: PLC0415
 
     index = tmp_path / "index"
     for kind, make in KINDS.items():

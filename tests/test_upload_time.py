@@ -19,8 +19,8 @@ import pytest
 
 from pypapo.build import build
 from pypapo.storage.local import LocalStorage
-from tests.conftest import add_wheel, client_env, require_tool, run
-from tests.pypapo_server import PypapoServer
+from tests.support.pypapo_server import PypapoServer
+from tests.support.tools import add_wheel, client_env, require_tool, run
 
 pytestmark = pytest.mark.e2e
 
@@ -49,7 +49,7 @@ def http_url(
             yield served.url
         return
     require_tool("nginx")
-    from tests.nginx_server import start_nginx  # noqa: PLC0415 (only when nginx is there)
+    from tests.support.nginx_server import start_nginx  # noqa: PLC0415 (only when nginx is there)
 
     nginx = start_nginx(index_root, tmp)
     try:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import require_tool
+from tests.support.tools import require_tool
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "k8s"

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.cloudbuild_schema import check_schema
 from tests.deploy.conftest import K8S, REPO
+from tests.support.cloudbuild_schema import check_schema
 
 CONFIG = REPO / "cloudbuild.yaml"
 BUILT_IN = {"PROJECT_ID", "BUILD_ID", "PROJECT_NUMBER", "LOCATION"}  # set for every build

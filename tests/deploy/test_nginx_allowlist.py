@@ -14,9 +14,9 @@ import pytest
 
 from pypapo import browse
 from pypapo.http_policy import CONTENT_SECURITY_POLICY
-from tests.hostile_tree import ANSWERS, SECRET, STATUS, header_problems, make_tree
-from tests.http_parity import fetch
-from tests.nginx_server import CONFIG_DIR, NginxServer, start_nginx
+from tests.support.hostile_tree import ANSWERS, SECRET, STATUS, header_problems, make_tree
+from tests.support.http_parity import fetch
+from tests.support.nginx_server import CONFIG_DIR, NginxServer, start_nginx
 
 pytestmark = pytest.mark.e2e
 

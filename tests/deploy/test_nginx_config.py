@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests import process
-from tests.conftest import free_port, require_tool
 from tests.deploy.conftest import BASE, REPO, load_documents
-from tests.nginx_server import CONFIG_DIR, copy_includes, render_config
+from tests.support import process
+from tests.support.nginx_server import CONFIG_DIR, copy_includes, render_config
+from tests.support.tools import free_port, require_tool
 
 CONF = CONFIG_DIR / "nginx.conf"
 DOCKERFILE = CONFIG_DIR / "Dockerfile"

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from packaging.utils import canonicalize_name
 
 from pypapo import http_policy
-from tests.nginx_server import CONFIG_DIR
+from tests.support.nginx_server import CONFIG_DIR
 
 PEP_508_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,40}[A-Za-z0-9])?"
 

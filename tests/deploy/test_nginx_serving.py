@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.nginx_server import NginxServer, start_nginx
+from tests.support.nginx_server import NginxServer, start_nginx
 
 pytestmark = pytest.mark.e2e
 

@@ -22,12 +22,12 @@ import subprocess
 from pathlib import Path
 from types import TracebackType
 
-from tests import process
-from tests.conftest import free_port, require_tool
+from tests.support import process
+from tests.support.tools import free_port, require_tool
 
 __all__ = ["CONFIG_DIR", "NginxServer", "render_config", "start_nginx"]
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "nginx"
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "nginx"
 _MARKED = {
     "PYPAPO_LISTEN": "listen {value};  # PYPAPO_LISTEN",
     "PYPAPO_ROOT": "root {value};  # PYPAPO_ROOT",

@@ -15,7 +15,7 @@ from pathlib import Path
 from pypapo.build import build
 from pypapo.status_command import set_status
 from pypapo.storage.local import LocalStorage
-from tests.conftest import add_sdist, add_wheel
+from tests.support.tools import add_sdist, add_wheel
 
 SECRET = b"TOPSECRET outside the index root\n"
 WHEEL = "pkgs/foo-1.0-py3-none-any.whl"

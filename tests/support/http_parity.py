@@ -10,7 +10,7 @@ from __future__ import annotations
 import http.client
 from dataclasses import dataclass
 
-from tests.hostile_tree import HELD, SDIST, WHEEL
+from tests.support.hostile_tree import HELD, SDIST, WHEEL
 
 JSON = "application/vnd.pypi.simple.v1+json"
 LATEST = "application/vnd.pypi.simple.latest+json"

@@ -9,8 +9,8 @@ Fixtures: ``gcs_emulator`` (session: ``Emulator`` with ``url``, ``env`` and ``cl
 ``gcs_bucket`` (a fresh bucket), ``gcs_storage`` and ``gcs_prefixed_storage`` (``GCSStorage`` on
 that bucket, at its root or below ``PREFIX``). A missing binary skips, or fails when ``CI`` is set.
 
-This module imports nothing from ``conftest.py``, so it loads as ``tests.gcs_emulator`` or as
-``gcs_emulator`` alike.
+This module imports nothing from ``conftest.py``: it loads as a plugin
+(``tests.support.gcs_emulator``) and as a plain module alike.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tests.conftest import require_tool
+from tests.support.tools import require_tool
 
 
 def check_schema(path: Path) -> subprocess.CompletedProcess[str]:

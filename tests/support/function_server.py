@@ -15,10 +15,10 @@ from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import quote
 
-from tests import process
-from tests.conftest import free_port, require_tool
+from tests.support import process
+from tests.support.tools import free_port, require_tool
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 EVENT_TYPE = "google.cloud.storage.object.v1."
 Mode = Literal["binary", "structured"]
 

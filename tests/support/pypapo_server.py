@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from tests import process
-from tests.conftest import free_port
+from tests.support import process
+from tests.support.tools import free_port
 
 
 @dataclass
