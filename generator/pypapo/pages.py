@@ -17,7 +17,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from packaging.utils import NormalizedName, canonicalize_name
@@ -39,6 +39,8 @@ the copy's write, not the link."""
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _STATUS_META = "pypi:project-status"
 _REASON_META = "pypi:project-status-reason"
+
+_Parser = TypeVar("_Parser", bound=HTMLParser)
 
 
 class PageError(ValueError):
@@ -311,13 +313,7 @@ def _anchor_entry(attrs: dict[str, str | None]) -> dict[str, Any]:
 def parse_project_html(data: bytes, project: NormalizedName) -> ParsedPage:
     """A PEP 503 project page of ``project`` (an HTML page does not name its project in a way
     an index must follow, so the caller says which it read)."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise PageError("not UTF-8") from None
-    parser = _ProjectAnchors()
-    parser.feed(text)
-    parser.close()
+    parser = _fed(_ProjectAnchors(), data)
     files, bad = _read_entries(project, parser.entries)
     status = _status(parser.meta.get(_STATUS_META), parser.meta.get(_REASON_META))
     return ParsedPage(project, files, bad, frozenset(parser.hrefs), status)
@@ -375,11 +371,16 @@ class _RootAnchors(HTMLParser):
 
 def parse_root_html(data: bytes) -> set[str]:
     """The project names of a PEP 503 root page: the text of each link."""
+    parser = _fed(_RootAnchors(), data)
+    return {n.strip() for n in parser.names}
+
+
+def _fed(parser: _Parser, data: bytes) -> _Parser:
+    """``parser`` after reading the whole page, which must be UTF-8."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise PageError("not UTF-8") from None
-    parser = _RootAnchors()
     parser.feed(text)
     parser.close()
-    return {n.strip() for n in parser.names}
+    return parser
