@@ -11,6 +11,7 @@ a build writes; the bench fails unless its objects equal the one-process build's
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -95,13 +96,26 @@ def _tasks(url: str, bucket: str, count: int, log: Path) -> float:
     return time.perf_counter() - start
 
 
-def _counted(stats: ProxyStats, work: Callable[[], object]) -> tuple[float, int, int]:
+Measured = tuple[float, int, int, float]
+"""Wall seconds, requests, the most in flight at once, CPU seconds of the build."""
+
+
+def _cpu() -> float:
+    """CPU seconds of this process (every thread) and of its finished children (shards)."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _counted(stats: ProxyStats, work: Callable[[], object]) -> Measured:
     stats.reset()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu()
     work()
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, _cpu() - cpu
     requests, in_flight = stats.read()
-    return seconds, requests, in_flight
+    return seconds, requests, in_flight, cpu
 
 
 def gcs_builds(ctx: Any, spec: Spec) -> list[Row]:
@@ -114,48 +128,50 @@ def gcs_builds(ctx: Any, spec: Spec) -> list[Row]:
         direct, slow = _storage(emulator, name), _storage(url, name)
         files = _upload(direct, corpus.packages)
         cold = _counted(stats, lambda: build(slow, workers=BUCKET_WORKERS))
-        ctx.log(f"  cold build: {cold[0]:.1f} s, {cold[1]:,} requests, {cold[2]} in flight")
+        ctx.log(
+            f"  cold build: {cold[0]:.1f} s, {cold[1]:,} requests, {cold[2]} in flight, "
+            f"{cold[3]:.1f} s CPU"
+        )
         one = _index(direct)
         warm = [_counted(stats, lambda: build(slow, workers=BUCKET_WORKERS))
                 for _ in range(ctx.runs)]  # fmt: skip
-        ctx.log(f"  warm builds: {[(round(s, 1), r) for s, r, _ in warm]}")
+        ctx.log(f"  warm builds: {[(round(m[0], 1), m[1], round(m[3], 1)) for m in warm]}")
         sharded = {}
         for count in SHARDS:
             _clear(direct)
             sharded[count] = _counted(stats, partial(_tasks, url, name, count, work))
             if _index(direct) != one:
                 raise RuntimeError(f"{count} shards wrote other objects than one build")
-            ctx.log(f"  {count} shard(s): {sharded[count][0]:.1f} s, {sharded[count][1]:,} req")
+            ctx.log(f"  {count} shard(s): {sharded[count]}")
     return _rows(files, cold, warm, sharded)
 
 
 def _rows(
-    files: int,
-    cold: tuple[float, int, int],
-    warm: list[tuple[float, int, int]],
-    sharded: dict[int, tuple[float, int, int]],
+    files: int, cold: Measured, warm: list[Measured], sharded: dict[int, Measured]
 ) -> list[Row]:
     where = f"{files:,} files, GCS emulator + {DELAY * 1000:.0f} ms per request"
     rows = [
         report.info("gcs cold build", f"cold build, requests per file ({where})",
                     Samples((cold[1] / files,), "requests"),
                     note=f"{cold[1]:,} requests in {cold[0]:.1f} s, at most {cold[2]} in flight "
-                    f"({BUCKET_WORKERS} threads, one process); was 3.9 per file"),
+                    f"({BUCKET_WORKERS} threads, one process), {cold[3] / files * 1000:.1f} ms "
+                    "of the build's CPU per file; was 3.9 per file"),
         report.bounded("gcs warm build",
                        f"warm build, nothing changed: requests per file ({where})",
-                       Samples(tuple(r / files for _, r, _ in warm), "requests"),
+                       Samples(tuple(m[1] / files for m in warm), "requests"),
                        limit=0.2, target="<= 0.2 requests",
                        note="the listing, one state read per project and the root pages; "
-                       f"took {Samples(tuple(s for s, _, _ in warm), 's').show()}; "
+                       f"took {Samples(tuple(m[0] for m in warm), 's').show()}, "
+                       f"{Samples(tuple(m[3] for m in warm), 's').show()} of CPU; "
                        "was 2.5 per file (every sidecar and page read), 126 s for 3,000 files"),
     ]  # fmt: skip
-    for count, (seconds, requests, in_flight) in sharded.items():
+    for count, (seconds, requests, in_flight, cpu) in sharded.items():
         rows.append(report.info(
             f"gcs shards {count}",
             f"cold build as {count} parallel task process(es) ({where}): wall time",
             Samples((seconds,), "s"),
             note=f"{requests:,} requests ({requests / files:.2f} per file), at most {in_flight} "
-            "in flight; objects identical to one process's build; 2 cores shared by the tasks, "
-            "the emulator and the proxy",
+            f"in flight, {cpu:.1f} s of the tasks' CPU; objects identical to one process's "
+            "build; the 2 cores are shared by the tasks, the emulator and the proxy",
         ))  # fmt: skip
     return rows

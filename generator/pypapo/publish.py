@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from pypapo import roots
 from pypapo.layout import sidecar_path
-from pypapo.listing import Listing
+from pypapo.listing import Listing, checksum_matches
 from pypapo.model import FileRecord
 from pypapo.plan import MARKER_CONTENT_TYPE, SIDECAR_CONTENT_TYPE, Page, Plan, Sidecar
 from pypapo.report import Report
@@ -114,7 +114,8 @@ class Publish:
     """A build's listing of the project's objects, decided from instead of reading each one
     (verify mode, first attempt only: a listing is as old as the build)."""
     moved: set[str] = field(default_factory=set)
-    _vouching: str | None = field(default=None, init=False)
+    _vouched: frozenset[tuple[str, str]] = field(default=frozenset(), init=False)
+    """Sidecars (path, sha256) of the plan the listed marker holds the digest of."""
 
     def run(self) -> Outcome:
         """Apply the plan. Raises ``LostRaceError`` or ``ObjectsMovedError`` (the caller
@@ -124,8 +125,7 @@ class Publish:
         if self.trust_marker and marker.data is not None and stored == marker.data:
             return Outcome.CURRENT
         base = self._base(stored)
-        if self.listing is not None and marker.data is not None and stored == marker.data:
-            self._vouching = marker.path  # sidecars listed before it need no read
+        self._vouched = self._vouched_sidecars(stored)
         writer = _Writer(self.storage, self.report, marker.path, token)
         if marker.data is None:
             writer.before_write()  # a project going away: no marker may outlive its pages
@@ -139,16 +139,29 @@ class Publish:
             return Outcome.VOUCHED
         return Outcome.CURRENT
 
+    def _vouched_sidecars(self, stored: bytes | None) -> frozenset[tuple[str, str]]:
+        """With a listing: the sidecars of this plan or of the one the state was committed
+        from, whichever the listed marker vouches for (a build that committed a changed state
+        still trusts the sidecars the two plans share)."""
+        for plan in (self.plan, self.trusted) if self.listing is not None else ():
+            data = plan.marker().data if plan is not None else None
+            if plan is not None and data is not None and stored == data:
+                return frozenset((s.path, s.sha256) for s in plan.sidecars)
+        return frozenset()
+
     def _stored_marker(self, marker: Page) -> tuple[bytes | None, str]:
-        """The marker's bytes (as far as they matter: this plan's digest or not) and token.
-        From the listing when its checksum decides: the token is then the listed generation,
-        so a marker changed since the listing fails the compare-and-swap (lost race)."""
+        """The marker's bytes (as far as they matter: which known plan's digest, if any) and
+        token. From the listing when its checksum decides: the token is then the listed
+        generation, so a marker changed since the listing fails the compare-and-swap."""
         info = self.listing.objects.get(marker.path) if self.listing is not None else None
         if self.listing is not None and info is None:
             return None, ABSENT
-        verdict = self.listing.holds(marker.path, marker.data) if self.listing else None
-        if info is not None and info.checksum is not None and verdict is not None:
-            return (marker.data if verdict else _ANOTHER_PLAN), info.generation
+        if info is not None and info.checksum is not None:
+            known = [p.marker().data for p in (self.plan, self.trusted) if p is not None]
+            verdicts = [(d, checksum_matches(info.checksum, d)) for d in known if d is not None]
+            if all(verdict is not None for _, verdict in verdicts):
+                found = next((d for d, verdict in verdicts if verdict), _ANOTHER_PLAN)
+                return found, info.generation
         blob = self.storage.get(marker.path)
         return (blob.data, blob.token) if blob is not None else (None, ABSENT)
 
@@ -230,7 +243,9 @@ class Publish:
     def _sidecar_in_place(self, sidecar: Sidecar) -> bool:
         """Verify mode: the marker's word for a sidecar listed before it, else its hash."""
         if self.listing is not None:
-            verdict = self.listing.vouched(sidecar.path, self._vouching)
+            vouched = (sidecar.path, sidecar.sha256) in self._vouched
+            marker = self.plan.marker().path if vouched else None
+            verdict = self.listing.vouched(sidecar.path, marker)
             if verdict is not None:
                 return verdict
         blob = self.storage.get(sidecar.path)
