@@ -242,7 +242,7 @@ _HEADER_LINES = st.sampled_from(
 )
 @settings(max_examples=300, deadline=None)
 def test_fields_agree_with_plain_pkginfo(headers: list[str], body: str, newline: str) -> None:
-    """Only the index's fields and only the header block are parsed; the answer is pkginfo's."""
+    """Only the header block is parsed; the answer is what pkginfo makes of the whole file."""
     raw = (newline.join(headers) + newline + body).encode()
     plain = pkginfo.Distribution()
     with warnings.catch_warnings():

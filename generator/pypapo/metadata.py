@@ -54,20 +54,6 @@ class CoreMetadata:
     dynamic: tuple[str, ...]
 
 
-class _IndexFields(pkginfo.Distribution):
-    """pkginfo's parser, asked only for the fields an index page shows: a full build parses
-    thousands of METADATA files and every other header is never looked at.
-
-    ``_getHeaderAttrs`` is the hook pkginfo's ``parse`` asks which headers to read (per
-    Metadata-Version); should a pkginfo release stop calling it, parsing stays correct, only
-    slower (``tests/test_metadata.py`` compares the result with plain pkginfo's)."""
-
-    def _getHeaderAttrs(self) -> tuple[tuple[str, str, bool], ...]:  # noqa: N802 (pkginfo's name)
-        every = super()._getHeaderAttrs()  # type: ignore[misc]
-        return tuple(h for h in every if h[1] in _INDEX_FIELDS)
-
-
-_INDEX_FIELDS = frozenset({"name", "version", "requires_python", "summary", "dynamic"})
 _END_OF_HEADERS = re.compile(rb"(\r?\n)\r?\n")
 # Where the e-mail parser (email.feedparser's headerRE) stops reading headers: a line that is
 # neither "Name:", a continuation, nor a "From " line starts the body, whatever follows it.
@@ -110,7 +96,9 @@ def parse_core_metadata(path: str, raw: bytes) -> CoreMetadata:
             path, f"metadata is not UTF-8 ({e.reason} at byte {e.start})"
         ) from e
     headers = _headers(raw)
-    dist = _IndexFields()
+    # pkginfo's public parser over the header block alone: the body (often a whole README)
+    # is never read
+    dist = pkginfo.Distribution()
     with warnings.catch_warnings():
         # pkginfo warns on Metadata-Version values newer than it knows; those are refused below
         warnings.simplefilter("ignore")
@@ -129,14 +117,14 @@ def parse_core_metadata(path: str, raw: bytes) -> CoreMetadata:
     )
 
 
-def _name(path: str, dist: _IndexFields) -> str:
+def _name(path: str, dist: pkginfo.Distribution) -> str:
     if not dist.name:
         raise InvalidMetadataError(path, "metadata has no Name")
     _check_length(path, "Name", dist.name, MAX_NAME)
     return str(dist.name)
 
 
-def _version(path: str, dist: _IndexFields) -> Version:
+def _version(path: str, dist: pkginfo.Distribution) -> Version:
     if not dist.version:
         raise InvalidMetadataError(path, "metadata has no Version")
     _check_length(path, "Version", dist.version, MAX_VERSION)
@@ -146,7 +134,7 @@ def _version(path: str, dist: _IndexFields) -> Version:
         raise InvalidMetadataError(path, f"invalid Version {dist.version!r} in metadata") from e
 
 
-def _metadata_version(path: str, dist: _IndexFields) -> str:
+def _metadata_version(path: str, dist: pkginfo.Distribution) -> str:
     value = dist.metadata_version
     if not value:
         raise InvalidMetadataError(path, "metadata has no Metadata-Version")
@@ -160,7 +148,7 @@ def _metadata_version(path: str, dist: _IndexFields) -> str:
     return str(value)
 
 
-def _requires_python(path: str, dist: _IndexFields) -> str | None:
+def _requires_python(path: str, dist: pkginfo.Distribution) -> str | None:
     requires_python = (dist.requires_python or "").strip() or None
     if requires_python is None:
         return None
@@ -172,7 +160,7 @@ def _requires_python(path: str, dist: _IndexFields) -> str | None:
     return requires_python
 
 
-def _summary(path: str, dist: _IndexFields, headers: bytes) -> str:
+def _summary(path: str, dist: pkginfo.Distribution, headers: bytes) -> str:
     summary = dist.summary or ""
     _check_length(path, "Summary", summary, MAX_SUMMARY)
     if _folded_summary(headers):
