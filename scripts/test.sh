@@ -40,6 +40,7 @@ export PATH="$PWD/.venv/bin:$PATH"
 
 echo "== ruff"
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 echo "== mypy --strict"
 # shellcheck disable=SC2086
 .venv/bin/mypy generator/pypapo function tests $MYPY_EXTRA
