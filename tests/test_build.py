@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from pypi_simple import ProjectPage
 
-from pypapo.build import build, executor
-from pypapo.layout import ROOT_JSON, page_path
+from pypapo.build import Shard, _root_names, build, executor
+from pypapo.layout import ROOT_JSON, page_path, state_path
 from pypapo.storage.counting import CountingStorage
 from pypapo.storage.local import LocalStorage
 from tests.support.installs import make_corpus
@@ -187,3 +187,26 @@ def test_an_interrupted_build_stops_soon_and_the_next_one_finishes(
     assert 0 < indexed < 200  # projects not yet started were not started
     assert build(storage).files == 200
     assert len(list((tmp_path / "simple").glob("*/index.json"))) == 200
+
+
+def test_orphan_sidecars_go_even_when_no_project_can_own_their_name(tmp_path: Path) -> None:
+    _corpus(tmp_path)
+    stray = tmp_path / "pkgs" / "noversion.whl.metadata"
+    owned = tmp_path / "pkgs" / "alpha-9.9-py3-none-any.whl.metadata"
+    stray.write_bytes(b"orphan")
+    owned.write_bytes(b"orphan")
+    build(LocalStorage(tmp_path))
+    assert not stray.exists()
+    assert not owned.exists()
+
+
+def test_a_shard_settles_only_its_own_names_in_the_root_pages(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    storage.put(state_path("made-since"), b"{}", content_type="application/json")
+    listed = frozenset({"mine", "made-since", "gone", "theirs"})
+    whole = _root_names(storage, Shard(), frozenset({"mine"}), listed)
+    # a project a refresh created after the build looked stays; one without a state goes
+    assert whole == {"mine", "made-since"}
+    shard = next(Shard(i, 2) for i in range(2) if Shard(i, 2).owns("mine"))
+    others = {n for n in listed if not shard.owns(n)}
+    assert _root_names(storage, shard, frozenset({"mine"}), listed) >= others | {"mine"}

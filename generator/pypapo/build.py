@@ -29,6 +29,7 @@ from pypapo.layout import (
     parse_dist_filename,
     project_dir,
     sidecar_path,
+    state_path,
 )
 from pypapo.plan import MARKER_NAME
 from pypapo.refresh import group, in_reserved_prefix, update_project
@@ -86,7 +87,8 @@ def build(
     metadata)."""
     report = Report()
     objects = {info.path: info for info in storage.list()}
-    jobs = _jobs(objects, shard, report)
+    orphans = _orphan_sidecars(objects)
+    jobs = _jobs(objects, orphans, shard, report)
     pool = executor(workers, processes=processes)
     try:
         results = pool.map(
@@ -105,7 +107,11 @@ def build(
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown()
-    roots.settle(storage, partial(_root_names, storage, shard), report, verify=True)
+    # orphans no project can own (a file name without a version) are few: removed here
+    _remove_orphan_sidecars(storage, [p for p in orphans.get(None, ()) if shard.owns(p)], report)
+    # listed once: with many tasks, each lost swap would otherwise list simple/ again
+    mine = frozenset(p for p in _projects_with_state(storage) if shard.owns(p))
+    roots.settle(storage, partial(_root_names, storage, shard, mine), report, verify=True)
     return report
 
 
@@ -114,7 +120,12 @@ Job = tuple[NormalizedName, list[str], dict[str, ObjectInfo], list[str], list[st
 orphan sidecars."""
 
 
-def _jobs(objects: Mapping[str, ObjectInfo], shard: Shard, report: Report) -> list[Job]:
+def _jobs(
+    objects: Mapping[str, ObjectInfo],
+    orphans: Mapping[NormalizedName | None, list[str]],
+    shard: Shard,
+    report: Report,
+) -> list[Job]:
     """Every project of this shard with what the listing says of it: its distributions, and
     the objects a repair would otherwise read one by one (pages, marker, sidecars)."""
     wanted = (p for p in objects if not is_own_write(p) or in_reserved_prefix(p))
@@ -123,11 +134,11 @@ def _jobs(objects: Mapping[str, ObjectInfo], shard: Shard, report: Report) -> li
     # projects with any state or page left: a project whose files are gone loses its pages
     stale = {canonicalize_name(p) for p in map(_page_project, objects) if p is not None}
     markers = _markers_by_project(objects)
-    orphans = _orphan_sidecars(objects)
     if shard.count > 1:
         report.errors = [e for e in report.errors if shard.owns(_error_owner(e))]
     jobs: list[Job] = []
-    for project in sorted(set(groups) | stale | set(markers) | set(orphans)):
+    owned = {p for p in orphans if p is not None}
+    for project in sorted(set(groups) | stale | set(markers) | owned):
         if not shard.owns(project):
             continue
         paths = sorted(groups.get(project, ()))
@@ -196,10 +207,13 @@ def executor(workers: int, *, processes: bool) -> Executor:
     return ThreadPoolExecutor(max_workers=max(1, workers))
 
 
-def _orphan_sidecars(objects: Mapping[str, ObjectInfo]) -> dict[NormalizedName, list[str]]:
-    """Sidecars listed without their distribution, by the project their name says: each is
-    removed in that project's job, in the pool, not in a sequential sweep."""
-    found: dict[NormalizedName, list[str]] = {}
+def _orphan_sidecars(
+    objects: Mapping[str, ObjectInfo],
+) -> dict[NormalizedName | None, list[str]]:
+    """Sidecars listed without their distribution, by the project their name says (``None``
+    for a name no project can have): each is removed in that project's job, in the pool, not
+    in a sequential sweep."""
+    found: dict[NormalizedName | None, list[str]] = {}
     for path in objects:
         if not path.endswith(SIDECAR_SUFFIX) or path.startswith(INDEX_PREFIX):
             continue
@@ -208,9 +222,10 @@ def _orphan_sidecars(objects: Mapping[str, ObjectInfo]) -> dict[NormalizedName, 
         if dist in objects or not looks_like_distribution(dist) or object_name_problem(dist):
             continue
         try:
-            found.setdefault(parse_dist_filename(dist).project, []).append(path)
+            project: NormalizedName | None = parse_dist_filename(dist).project
         except BadDistributionError:
-            continue
+            project = None
+        found.setdefault(project, []).append(path)
     return found
 
 
@@ -221,11 +236,16 @@ def _remove_orphan_sidecars(storage: Storage, orphans: list[str], report: Report
             report.writes += 1
 
 
-def _root_names(storage: Storage, shard: Shard, listed: frozenset[str]) -> frozenset[str]:
-    """The names the root pages should list: this shard's projects that have a state now,
-    and every other shard's names as listed (their own tasks settle those)."""
-    mine = {p for p in _projects_with_state(storage) if shard.owns(p)}
-    return frozenset(mine | {p for p in listed if not shard.owns(p)})
+def _root_names(
+    storage: Storage, shard: Shard, mine: frozenset[str], listed: frozenset[str]
+) -> frozenset[str]:
+    """The names the root pages should list: this shard's projects that have a state, and
+    every other shard's names as listed (their own tasks settle those). A name of this shard
+    listed in the root but without a state when the build looked may belong to a project a
+    refresh created since: kept if its state exists now (a stat; such names are few)."""
+    others = {p for p in listed if not shard.owns(p)}
+    since = {p for p in listed - mine if shard.owns(p) and storage.stat(state_path(p))}
+    return frozenset(mine | others | since)
 
 
 def _projects_with_state(storage: Storage) -> frozenset[str]:
