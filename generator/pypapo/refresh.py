@@ -109,10 +109,12 @@ class _Project:
         except ObjectsMovedError as e:
             self.paths |= e.paths  # the state catches up with them on the next attempt
             return False
-        # after a vouched publish a newer commit needs nothing from this run: its committer
-        # publishes after its commit and either finds this marker (so the diff is right) or
-        # loses the marker's create-only swap to it and verifies everything
-        if wrote is Outcome.REMOVED and token_of(self.storage, state_path(self.project)) != token:
+        # a newer commit may have met this publish half way: go round from it. (Stopping after
+        # a vouched marker is not enough: on a folder, tokens are content hashes, so a marker
+        # removed and written again with the same digest looks untouched to a compare-and-swap.)
+        if wrote is not Outcome.CURRENT and (
+            token_of(self.storage, state_path(self.project)) != token
+        ):
             return False
         self.report.errors = list[InputError](errors)
         if new.exists:
