@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +25,12 @@ from pypapo.storage.emulator import EmulatorGCSStorage
 from tests.support.gcs_emulator import Emulator
 from tests.support.invariant import Op, check_invariant, operations
 
+pytestmark = [
+    # clients made per example leave their pooled sockets to the garbage collector, which may
+    # close one during a later test: a warning about the client's pool, not about pypapo
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
 EXAMPLES = int(os.environ.get("PYPAPO_GCS_INVARIANT_EXAMPLES", "120"))
 
 
