@@ -22,7 +22,7 @@ from pypapo.model import FileRecord, ProjectState
 from pypapo.render import file_url
 
 ROOT_PAGE = BROWSE_PREFIX + "index.html"
-CONTENT_TYPE = "text/html; charset=utf-8"
+CONTENT_TYPE = render.HTML_CONTENT_TYPE
 
 
 def project_page_path(project: str) -> str:

@@ -26,14 +26,13 @@ from pypapo import http_policy, render
 from pypapo.errors import ConflictError, describe_error
 from pypapo.layout import INDEX_PREFIX, SIDECAR_SUFFIX
 from pypapo.negotiation import choose_format
+from pypapo.plan import SIDECAR_CONTENT_TYPE
 from pypapo.refresh import refresh
 from pypapo.report import Report
 from pypapo.storage import FILE_CACHE_CONTROL, PAGE_CACHE_CONTROL, StorageError
 from pypapo.storage.local import LocalStorage
 
 log = logging.getLogger("pypapo.serve")
-
-SIDECAR_CONTENT_TYPE = "application/octet-stream"
 
 
 def _content_type(path: Path) -> str:

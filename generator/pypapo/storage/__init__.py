@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from pypapo.errors import MissingExtraError, PypapoError
 
 __all__ = ["MissingExtraError"]  # re-exported: open_storage raises it
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+"""Creation time of an object whose storage tells none."""
 
 ABSENT = "0"
 """Precondition for ``put``/``delete``: the object must not exist."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
@@ -22,6 +22,7 @@ from google.cloud.storage.exceptions import DataCorruption, InvalidResponse
 from google.cloud.storage.retry import DEFAULT_RETRY
 
 from pypapo.storage import (
+    EPOCH,
     FILE_CACHE_CONTROL,
     PAGE_CACHE_CONTROL,
     Blob,
@@ -41,7 +42,6 @@ _LIST_FIELDS = "items(name,size,generation,timeCreated,metadata,md5Hash,crc32c),
 _PRECONDITION_FAILED: tuple[type[Exception], ...] = (exceptions.PreconditionFailed,)
 # what the client raises once retries are exhausted or for a non-retryable answer
 _CLIENT_ERRORS = (exceptions.GoogleAPIError, requests.RequestException, InvalidResponse)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def new_client(project: str | None = None, credentials: Any = None) -> Any:
@@ -165,7 +165,7 @@ class GCSStorage:
             path=path,
             size=int(blob.size or 0),
             generation=str(blob.generation),
-            created=created.astimezone(UTC) if created is not None else _EPOCH,
+            created=created.astimezone(UTC) if created is not None else EPOCH,
             metadata=dict(blob.metadata or {}),
             checksum=_checksum(blob),
         )

@@ -31,21 +31,27 @@ import stat
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-from pypapo.layout import TMP_PREFIX, tmp_name
-from pypapo.storage import ABSENT, YANK_KEY, Blob, ObjectChangedError, ObjectInfo, StorageError
+from pypapo.layout import TMP_PREFIX, YANK_MARKER_SUFFIX, tmp_name
+from pypapo.storage import (
+    ABSENT,
+    EPOCH,
+    YANK_KEY,
+    Blob,
+    ObjectChangedError,
+    ObjectInfo,
+    StorageError,
+)
 
 CHUNK = 1 << 20
 UPLOAD_CHUNK = 8 << 20
 """Bytes copied between two progress reports of an upload."""
-YANK_SUFFIX = ".yanked"
 MAX_MARKER = 4096
 """Bytes of a yank reason read from a marker: installers show the reason, nobody needs a book."""
 _READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 """Opening a FIFO without a writer, or a terminal, must neither block nor take it over."""
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +69,7 @@ def _object_info(path: str, st: os.stat_result, yank_reason: str | None) -> Obje
         path=path,
         size=st.st_size,
         generation=_generation(st),
-        created=_EPOCH + timedelta(microseconds=st.st_mtime_ns // 1000),
+        created=EPOCH + timedelta(microseconds=st.st_mtime_ns // 1000),
         metadata={} if yank_reason is None else {YANK_KEY: yank_reason.strip()},
     )
 
@@ -99,7 +105,7 @@ class LocalStorage:
             return None
         if not stat.S_ISREG(st.st_mode):
             return None
-        return _object_info(path, st, _read_marker(fs + YANK_SUFFIX))
+        return _object_info(path, st, _read_marker(fs + YANK_MARKER_SUFFIX))
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         # one scandir per directory and one stat per file: yank markers are found in the same
@@ -133,9 +139,9 @@ class LocalStorage:
             except OSError:
                 continue
             if stat.S_ISREG(st.st_mode):
-                marker = entry.name + YANK_SUFFIX in names
+                marker = entry.name + YANK_MARKER_SUFFIX in names
                 yield _object_info(
-                    path, st, _read_marker(entry.path + YANK_SUFFIX) if marker else None
+                    path, st, _read_marker(entry.path + YANK_MARKER_SUFFIX) if marker else None
                 )
 
     def stat(self, path: str) -> ObjectInfo | None:
@@ -247,7 +253,7 @@ class LocalStorage:
         fs = self._fs(path)
         if not os.path.isfile(fs):
             raise StorageError(f"no such file: {path!r}")
-        marker = fs + YANK_SUFFIX
+        marker = fs + YANK_MARKER_SUFFIX
         if value is None:
             _unlink(marker)
             return
