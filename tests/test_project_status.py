@@ -208,6 +208,7 @@ def test_a_status_event_costs_one_read_more_than_a_page_refresh(index: LocalStor
         content_type="application/json",
     )
     refresh(counting, [status_path("held")])
-    # state, status object, marker; then state PUT, marker DELETE, 3 pages, marker PUT
-    assert counting.calls["get"] == 3
+    # state, status object, marker; then state PUT, marker DELETE, 3 pages, marker PUT, and
+    # the state's token read again
+    assert counting.calls["get"] == 4
     assert counting.calls["stat"] == 0
