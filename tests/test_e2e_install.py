@@ -6,24 +6,15 @@ import json
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
 
 import pytest
 
 from pypapo.build import build
 from pypapo.storage.local import LocalStorage
 from tests.support.installs import copy_venv, install, installed, make_corpus
-from tests.support.pypapo_server import PypapoServer
-from tests.support.tools import require_tool
+from tests.support.servers import SERVERS, Server, serving
 
 pytestmark = pytest.mark.e2e
-
-
-class Server(Protocol):
-    @property
-    def url(self) -> str: ...
-
-    def requested(self, suffix: str) -> list[str]: ...
 
 
 @pytest.fixture(scope="module")
@@ -35,23 +26,12 @@ def index_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture(scope="module", params=["pypapo", "nginx"])
+@pytest.fixture(scope="module", params=SERVERS)
 def server(
     request: pytest.FixtureRequest, index_root: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp(f"server-{request.param}")
-    if request.param == "pypapo":
-        with PypapoServer(index_root, tmp / "serve.log") as served:
-            yield served
-        return
-    require_tool("nginx")
-    from tests.support.nginx_server import start_nginx  # noqa: PLC0415 (only when nginx is there)
-
-    nginx = start_nginx(index_root, tmp)
-    try:
-        yield nginx
-    finally:
-        nginx.stop()
+    with serving(request.param, index_root, tmp_path_factory.mktemp(request.param)) as served:
+        yield served
 
 
 CLIENTS = ["pip", "uv"]

@@ -8,8 +8,6 @@ good package uploaded alongside is indexed, and every page is valid.
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,7 +20,7 @@ from pypapo.sample import SampleProject, wheel_bytes
 from pypapo.storage import FILE_CACHE_CONTROL
 from pypapo.storage.emulator import EmulatorGCSStorage
 from pypapo.storage.gcs import GCSStorage
-from tests.support.function_server import EVENT_TYPE, FunctionServer
+from tests.support.function_server import EVENT_TYPE, FunctionServer, post
 from tests.support.gcs_emulator import Emulator
 from tests.support.page_checks import all_page_problems, index_pages
 
@@ -56,16 +54,7 @@ class Battery:
         }
 
     def raw(self, headers: dict[str, str], body: bytes) -> int:
-        request = urllib.request.Request(
-            self.function.url, data=body, headers=headers, method="POST"
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=120) as response:
-                status: int = response.status
-                return status
-        except urllib.error.HTTPError as e:
-            e.close()
-            return e.code
+        return post(self.function.url, headers, body)
 
     def binary(self, attributes: dict[str, str], data: object) -> int:
         """A binary-mode CloudEvent: attributes in ``ce-`` headers, the data as the body."""

@@ -9,7 +9,6 @@ uv, over ``file://``.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,7 +18,8 @@ import pytest
 
 from pypapo.build import build
 from pypapo.storage.local import LocalStorage
-from tests.support.pypapo_server import PypapoServer
+from tests.support.installs import copy_venv
+from tests.support.servers import SERVERS, serving
 from tests.support.tools import add_wheel, client_env, require_tool, run
 
 pytestmark = pytest.mark.e2e
@@ -39,28 +39,12 @@ def index_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture(scope="module", params=["pypapo", "nginx"])
+@pytest.fixture(scope="module", params=SERVERS)
 def http_url(
     request: pytest.FixtureRequest, index_root: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp(f"server-{request.param}")
-    if request.param == "pypapo":
-        with PypapoServer(index_root, tmp / "serve.log") as served:
-            yield served.url
-        return
-    require_tool("nginx")
-    from tests.support.nginx_server import start_nginx  # noqa: PLC0415 (only when nginx is there)
-
-    nginx = start_nginx(index_root, tmp)
-    try:
-        yield nginx.url
-    finally:
-        nginx.stop()
-
-
-def _venv(template: Path, dest: Path) -> Path:
-    shutil.copytree(template, dest, symlinks=True)
-    return dest / "bin" / "python"
+    with serving(request.param, index_root, tmp_path_factory.mktemp(request.param)) as served:
+        yield served.url
 
 
 def _version(python: Path, home: Path) -> str:
@@ -91,17 +75,17 @@ def _pip(python: Path, index: str, home: Path) -> str:
 def test_uv_cut_off_over_file_url(
     index_root: Path, fresh_venv_factory: Path, tmp_path: Path
 ) -> None:
-    python = _venv(fresh_venv_factory, tmp_path / "venv")
+    python = copy_venv(fresh_venv_factory, tmp_path / "venv")
     assert _uv(python, index_root.as_uri() + "/simple/", tmp_path) == "1.0"
 
 
 def test_uv_cut_off_over_http(http_url: str, fresh_venv_factory: Path, tmp_path: Path) -> None:
-    python = _venv(fresh_venv_factory, tmp_path / "venv")
+    python = copy_venv(fresh_venv_factory, tmp_path / "venv")
     assert _uv(python, http_url + "/simple/", tmp_path) == "1.0"
 
 
 def test_pip_cut_off_over_http(http_url: str, fresh_venv_factory: Path, tmp_path: Path) -> None:
-    python = _venv(fresh_venv_factory, tmp_path / "venv")
+    python = copy_venv(fresh_venv_factory, tmp_path / "venv")
     assert _pip(python, http_url + "/simple/", tmp_path) == "1.0"
 
 
@@ -109,7 +93,7 @@ def test_without_a_cut_off_the_newest_is_installed(
     index_root: Path, fresh_venv_factory: Path, tmp_path: Path
 ) -> None:
     """The cut-off is what picks 1.0: the index itself offers 2.0."""
-    python = _venv(fresh_venv_factory, tmp_path / "venv")
+    python = copy_venv(fresh_venv_factory, tmp_path / "venv")
     cmd = [require_tool("uv"), "pip", "install", "--python", str(python), "--no-cache"]
     out = run(
         [*cmd, "--index-url", index_root.as_uri() + "/simple/", "timed"], client_env(tmp_path)

@@ -121,14 +121,7 @@ class FunctionServer:
             body = json.dumps(
                 {**attributes, "datacontenttype": "application/json", "data": data}
             ).encode()
-        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=120) as response:
-                status: int = response.status
-                return status
-        except urllib.error.HTTPError as e:
-            e.close()
-            return e.code
+        return post(self.url, headers, body)
 
     def log_lines(self) -> list[dict[str, Any]]:
         """The function's structured log lines (JSON), skipping the server's own output."""
@@ -140,3 +133,15 @@ class FunctionServer:
                 except json.JSONDecodeError:
                     continue
         return lines
+
+
+def post(url: str, headers: dict[str, str], body: bytes) -> int:
+    """POST ``body`` to the function; its HTTP status, error statuses included."""
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            status: int = response.status
+            return status
+    except urllib.error.HTTPError as e:
+        e.close()
+        return e.code
