@@ -114,6 +114,9 @@ class Publish:
     """A build's listing of the project's objects, decided from instead of reading each one
     (verify mode, first attempt only: a listing is as old as the build)."""
     moved: set[str] = field(default_factory=set)
+    in_place: set[tuple[str, str]] = field(default_factory=set)
+    """Sidecars (path, sha256) this refresh already saw or wrote: a retry after a lost race
+    need not read them again (a sidecar's bytes never change for its record)."""
     _vouched: frozenset[tuple[str, str]] = field(default=frozenset(), init=False)
     """Sidecars (path, sha256) of the plan the listed marker holds the digest of."""
 
@@ -252,13 +255,16 @@ class Publish:
         return blob is not None and hashlib.sha256(blob.data).hexdigest() == sidecar.sha256
 
     def _sidecar(self, writer: _Writer, sidecar: Sidecar, *, verify: bool) -> None:
-        if verify and self._sidecar_in_place(sidecar):
+        key = (sidecar.path, sidecar.sha256)
+        if verify and (key in self.in_place or self._sidecar_in_place(sidecar)):
+            self.in_place.add(key)
             return
         data = self.sidecars(sidecar.record)
         if data is None:
             self.moved.add(sidecar.record.path)
             return
         writer.put(sidecar.path, data, SIDECAR_CONTENT_TYPE, FILE_CACHE_CONTROL)
+        self.in_place.add(key)
 
     def _put_marker(self, writer: _Writer, data: bytes, token: str) -> None:
         # create-only after our own removal: another publisher that finished meanwhile owns it

@@ -61,6 +61,7 @@ class _Project:
     """Quarantine markers a build listed for the project: those the plan lacks go."""
     report: Report = field(default_factory=Report)
     parsed: dict[tuple[str, str], Parsed | BadDistributionError] = field(default_factory=dict)
+    sidecars_in_place: set[tuple[str, str]] = field(default_factory=set)
 
     def run(self) -> Report:
         for attempt in attempts(f"project {self.project!r}"):
@@ -101,6 +102,7 @@ class _Project:
             root=not self.repair,
             # a build's listing of the project's objects stands in for reading each of them
             listing=Listing(self.known) if first and self.repair and self.known else None,
+            in_place=self.sidecars_in_place,
         )
         try:
             wrote = publish.run()
