@@ -320,3 +320,17 @@ def test_a_distribution_format_the_index_does_not_serve_is_reported(
         f"sdists (PEP 625); {hint}\n"
     )
     assert "1 project, 1 file, 1 skipped" in captured.out
+
+
+def test_a_hostile_name_cannot_write_escape_sequences_to_the_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Object names are input: the skipped line shows control characters escaped."""
+    add_wheel(tmp_path, "good", "1.0")
+    evil = tmp_path / "up" / "evil\x1b[2J\x1b]0;owned\x07-1.0-py3-none-any.whl"
+    evil.parent.mkdir(parents=True)
+    evil.write_bytes(b"not a zip")
+    assert main(["build", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err
+    assert "skipped up/evil\\x1b[2J\\x1b]0;owned\\x07-1.0-py3-none-any.whl: " in err

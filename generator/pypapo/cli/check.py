@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pypapo.cli.common import EXIT_OK, EXIT_SKIPPED, TARGET_HELP, existing_target
+from pypapo.cli.common import EXIT_OK, EXIT_SKIPPED, TARGET_HELP, existing_target, printable
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,13 +31,13 @@ def run(args: argparse.Namespace) -> int:
     storage = open_storage(existing_target(args.target))
     findings, _ = check(storage, workers=args.workers)
     for finding in findings:
-        sys.stdout.write(f"{finding}\n")
+        sys.stdout.write(f"{printable(str(finding))}\n")
     if args.fix and any(f.kind != "bad file" for f in findings):
         report = build(storage, workers=args.workers)
         sys.stdout.write(f"fixed: rebuilt {storage.describe()} ({report.writes} objects written)\n")
         findings, _ = check(storage, workers=args.workers)
         for finding in findings:
-            sys.stdout.write(f"still: {finding}\n")
+            sys.stdout.write(f"still: {printable(str(finding))}\n")
     bad = sum(f.kind == "bad file" for f in findings)
     drift = len(findings) - bad
     if not findings:

@@ -54,11 +54,22 @@ def summary(report: Report, what: str) -> str:
     return line + f" ({plural(report.writes, 'object')} written)"
 
 
+def printable(text: str) -> str:
+    """``text`` with every character a terminal would act on (controls, bidi and other format
+    characters, lone surrogates) escaped: object names and reasons quoting them are input."""
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode()
+        for c in text
+    )
+
+
 def print_errors(report: Report) -> int:
     """Print what was skipped; the exit code that says whether anything was."""
     found = skipped(report)
     for path, reason in found:
-        print(f"skipped {path}: {reason}", file=sys.stderr)
+        print(f"skipped {printable(path)}: {printable(reason)}", file=sys.stderr)
     return EXIT_SKIPPED if found else EXIT_OK
 
 
