@@ -8,11 +8,12 @@ import io
 import tarfile
 import tracemalloc
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from pypapo.distribution import parse_distribution
+from pypapo.distribution import parse_distribution, yank_reason
 from pypapo.errors import (
     BadDistributionError,
     InvalidArchiveError,
@@ -23,6 +24,7 @@ from pypapo.errors import (
 )
 from pypapo.reader import HEAD, TAIL
 from pypapo.sample import SampleProject, sdist_bytes, wheel_bytes
+from pypapo.storage import YANK_KEY, ObjectInfo
 from pypapo.storage.counting import CountingStorage
 from pypapo.storage.local import LocalStorage
 
@@ -235,3 +237,10 @@ def test_a_refused_file_keeps_nothing_of_its_bytes(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert "Summary is 4000000 characters" in kept[0].reason
     assert held < 1 << 20, f"{held:,} bytes still held by 5 errors"
+
+
+def test_a_yank_reason_keeps_nothing_a_terminal_would_act_on() -> None:
+    """pip prints the reason of a yanked file it installs: no escape sequence may reach it."""
+    hostile = "broken\x1b]0;owned\x07 build\u202e\nsee  #12\ttoo"
+    info = ObjectInfo("p/x-1.0-py3-none-any.whl", 1, "1", datetime.now(UTC), {YANK_KEY: hostile})
+    assert yank_reason(info) == "broken]0;owned build see #12 too"

@@ -30,8 +30,12 @@ class Parsed:
 
 
 def yank_reason(info: ObjectInfo) -> str | None:
+    """The object's yank reason, on one line and printable only: installers print it to a
+    terminal, and whoever uploads an object can give it metadata."""
     reason = info.metadata.get(YANK_KEY)
-    return None if reason is None else " ".join(reason.split())
+    if reason is None:
+        return None
+    return " ".join("".join(c for c in reason if c.isprintable() or c.isspace()).split())
 
 
 def parse_distribution(storage: Storage, info: ObjectInfo) -> Parsed:
