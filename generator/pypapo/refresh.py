@@ -90,12 +90,15 @@ class _Project:
                 return False
             token = committed
             self.report.writes += 1
+        plan = project_plan(new)
+        # the plan renders every page: an unchanged state (a duplicate event) is rendered once
+        trusted = None if not first else plan if new == loaded.state else project_plan(loaded.state)
         publish = Publish(
             self.storage,
-            project_plan(new),
+            plan,
             self._sidecar,
             self.report,
-            trusted=project_plan(loaded.state) if first else None,
+            trusted=trusted,
             trust_marker=first and not self.repair,
             gone=sorted(candidates - set(new.by_path()) - {status_path(self.project)}),
             stale=self._stale(new, candidates),
