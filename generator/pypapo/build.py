@@ -20,6 +20,7 @@ from pypapo.errors import BadDistributionError, UsageError
 from pypapo.layout import (
     BROWSE_PREFIX,
     INDEX_PREFIX,
+    PROVENANCE_SUFFIX,
     QUARANTINE_PREFIX,
     SIDECAR_SUFFIX,
     STATE_NAME,
@@ -28,6 +29,7 @@ from pypapo.layout import (
     object_name_problem,
     parse_dist_filename,
     project_dir,
+    provenance_path,
     sidecar_path,
     state_path,
 )
@@ -79,12 +81,14 @@ def build(
     progress: Callable[[int, int], None] | None = None,
     processes: bool = False,
     shard: Shard = Shard(),
+    public_url: str | None = None,
 ) -> Report:
     """Index everything (with ``shard``, this task's share of the projects and of the root
     pages' names). Projects are indexed ``workers`` at a time, in threads — right for network
     storage — or, with ``processes``, in forked worker processes, for a picklable storage
     whose calls cost CPU rather than waiting (a local folder: reading archives and parsing
-    metadata)."""
+    metadata). ``public_url`` is where the storage's root is served (provenance links need a
+    full URL)."""
     report = Report()
     objects = {info.path: info for info in storage.list()}
     orphans = _orphan_sidecars(objects)
@@ -92,7 +96,7 @@ def build(
     pool = executor(workers, processes=processes)
     try:
         results = pool.map(
-            partial(_index_project, storage),
+            partial(_index_project, storage, public_url),
             jobs,
             # small chunks: few round trips, and Ctrl-C waits for little work
             chunksize=max(1, min(32, len(jobs) // (max(1, workers) * 8))),
@@ -110,7 +114,7 @@ def build(
     # orphans no project can own (a file name without a version) are few: removed here
     _remove_orphan_sidecars(storage, [p for p in orphans.get(None, ()) if shard.owns(p)], report)
     # listed once: with many tasks, each lost swap would otherwise list simple/ again
-    mine = frozenset(p for p in _projects_with_state(storage) if shard.owns(p))
+    mine = frozenset(p for p in _projects_with_pages(storage) if shard.owns(p))
     roots.settle(storage, partial(_root_names, storage, shard, mine), report, verify=True)
     return report
 
@@ -142,7 +146,8 @@ def _jobs(
         if not shard.owns(project):
             continue
         paths = sorted(groups.get(project, ()))
-        own = [*paths, *map(sidecar_path, paths), *_project_files(project)]
+        own = [*paths, *map(sidecar_path, paths), *map(provenance_path, paths)]
+        own += _project_files(project)
         own += markers.get(project, ())
         known = {path: objects[path] for path in own if path in objects}
         listed_markers = sorted(markers.get(project, ()))
@@ -171,11 +176,13 @@ def _page_project(path: str) -> str | None:
 
 
 def _markers_by_project(objects: Mapping[str, ObjectInfo]) -> dict[NormalizedName, set[str]]:
-    """Quarantine markers listed, by the project of the file each names: the project's
-    repair removes those its plan does not have."""
+    """Quarantine markers and provenance documents listed, by the project of the file each
+    names: the project's repair removes those its plan does not have."""
     found: dict[NormalizedName, set[str]] = {}
     for path in objects:
         dist = path.removeprefix(QUARANTINE_PREFIX)
+        if dist == path:
+            dist = path.removesuffix(PROVENANCE_SUFFIX)
         if dist != path and looks_like_distribution(dist) and object_name_problem(dist) is None:
             try:
                 found.setdefault(parse_dist_filename(dist).project, set()).add(path)
@@ -184,9 +191,17 @@ def _markers_by_project(objects: Mapping[str, ObjectInfo]) -> dict[NormalizedNam
     return found
 
 
-def _index_project(storage: Storage, job: Job) -> Report:
+def _index_project(storage: Storage, public_url: str | None, job: Job) -> Report:
     project, paths, known, markers, orphans = job
-    report = update_project(storage, project, paths, known=known, repair=True, markers=markers)
+    report = update_project(
+        storage,
+        project,
+        paths,
+        known=known,
+        repair=True,
+        markers=markers,
+        public_url=public_url,
+    )
     _remove_orphan_sidecars(storage, orphans, report)
     return report
 
@@ -248,9 +263,12 @@ def _root_names(
     return frozenset(mine | others | since)
 
 
-def _projects_with_state(storage: Storage) -> frozenset[str]:
+def _projects_with_pages(storage: Storage) -> frozenset[str]:
+    """Projects with a JSON page: a state may also exist for attestations that wait for
+    their files, which puts no project in the root pages."""
+    suffix = "/index.json"
     return frozenset(
-        p[len(INDEX_PREFIX) : -len(STATE_NAME) - 1]
+        p[len(INDEX_PREFIX) : -len(suffix)]
         for p in (i.path for i in storage.list(INDEX_PREFIX))
-        if p.endswith("/" + STATE_NAME)
+        if p.endswith(suffix) and "/" in p[len(INDEX_PREFIX) :]
     )

@@ -133,6 +133,14 @@ class RefusedByStatusError(BadDistributionError):
     kind = "archived project"
 
 
+class BadAttestationError(InputError):
+    """A publisher's PEP 740 attestation (``<file>.publish.attestation``) the index does not
+    publish: unreadable, about another file, or not checkable here. The distribution itself is
+    still served, without provenance."""
+
+    kind = "bad attestation"
+
+
 def describe_error(e: BaseException) -> str:
     """One line for an error that stopped a command or a refresh. An ``OSError``: the file it
     names (the destination, for a rename or link), then the system's reason."""

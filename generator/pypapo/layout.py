@@ -39,6 +39,11 @@ BROWSE_PREFIX = "browse/"
 """Human-readable pages, kept apart from the pages installers read."""
 SIDECAR_SUFFIX = ".metadata"
 YANK_MARKER_SUFFIX = ".yanked"
+ATTESTATION_SUFFIX = ".publish.attestation"
+"""A publisher's PEP 740 attestation of the distribution it follows (``twine`` and ``uv
+publish`` keep it under this name): indexed by its own events, never looked for."""
+PROVENANCE_SUFFIX = ".provenance"
+"""The PEP 740 provenance document pypapo publishes for an attested distribution."""
 STATE_NAME = ".state.json"
 STATUS_PREFIX = "status/"
 """PEP 792 project statuses, ``status/<project>.json``: written by operators (publishers may
@@ -132,7 +137,7 @@ def is_own_write(path: str) -> bool:
     writes only safe names, so an unsafe one is never its own (it is reported, not dropped)."""
     return object_name_problem(path) is None and (
         path.startswith((INDEX_PREFIX, BROWSE_PREFIX))
-        or path.endswith((SIDECAR_SUFFIX, YANK_MARKER_SUFFIX))
+        or path.endswith((SIDECAR_SUFFIX, YANK_MARKER_SUFFIX, PROVENANCE_SUFFIX))
         or posixpath.basename(path).startswith(TMP_PREFIX)
     )
 
@@ -245,3 +250,17 @@ def status_project(path: str) -> NormalizedName | None:
 def quarantine_path(path: str) -> str:
     """The marker that makes NGINX refuse the distribution at ``path`` and its sidecars."""
     return QUARANTINE_PREFIX + path
+
+
+def attestation_path(path: str) -> str:
+    return path + ATTESTATION_SUFFIX
+
+
+def provenance_path(path: str) -> str:
+    return path + PROVENANCE_SUFFIX
+
+
+def attested_path(path: str) -> str | None:
+    """The distribution whose attestation ``path`` is; ``None`` for any other path."""
+    dist = path.removesuffix(ATTESTATION_SUFFIX)
+    return dist if dist != path and looks_like_distribution(dist) else None

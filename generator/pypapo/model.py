@@ -17,6 +17,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import InvalidName, NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from pypapo.attestation import Attested, attested_from_state, to_state
 from pypapo.errors import BadDistributionError, ProjectStatusError
 from pypapo.layout import (
     MAX_FILENAME,
@@ -88,12 +89,35 @@ class ProjectState:
     records: tuple[FileRecord, ...] = field(default_factory=tuple)
     status: Status | None = None
     """The PEP 792 status an operator set (``None``: active, and no status object)."""
+    attestations: tuple[Attested, ...] = ()
+    """PEP 740 attestations publishers uploaded, by path; kept even before (or after) their
+    file is indexed: their events and the file's arrive in any order."""
 
     @classmethod
     def of(
-        cls, name: str, records: Iterable[FileRecord], status: Status | None = None
+        cls,
+        name: str,
+        records: Iterable[FileRecord],
+        status: Status | None = None,
+        attestations: Iterable[Attested] = (),
     ) -> ProjectState:
-        return cls(canonicalize_name(name), tuple(sorted(records)), status)
+        return cls(
+            canonicalize_name(name), tuple(sorted(records)), status, tuple(sorted(attestations))
+        )
+
+    @property
+    def kept(self) -> bool:
+        """Whether the state object must exist: the project exists, or attestations wait for
+        their files."""
+        return self.exists or bool(self.attestations)
+
+    def attestations_of(self, record: FileRecord) -> list[Attested]:
+        """The attestations of the record's file whose statement gives the file's sha256."""
+        return [
+            a
+            for a in self.attestations
+            if a.distribution == record.path and a.sha256 == record.sha256
+        ]
 
     @property
     def exists(self) -> bool:
@@ -148,6 +172,8 @@ class ProjectState:
         }
         if self.status is not None:  # absent otherwise: a state without one reads as before
             body["status"] = self.status.to_dict()
+        if self.attestations:  # likewise
+            body["attestations"] = [to_state(a) for a in self.attestations]
         # compact, so that json uses its C encoder: a full build writes one state per project
         text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return (text + "\n").encode()
@@ -158,8 +184,10 @@ class ProjectState:
         to the bucket can edit it, so anything else is a ``ValueError`` saying where and what
         (a refresh reports the state as corrupt; a build rebuilds it)."""
         loaded = _load(data)
-        has_status = isinstance(loaded, dict) and "status" in loaded
-        body = _fields("state", loaded, _STATE_KEYS | ({"status"} if has_status else set()))
+        optional = {
+            k for k in ("status", "attestations") if isinstance(loaded, dict) and k in loaded
+        }
+        body = _fields("state", loaded, _STATE_KEYS | optional)
         if type(body["format"]) is not int or body["format"] != STATE_FORMAT:
             raise ValueError(f"unknown state format {_show(body['format'])}")
         name = _project_name(body["name"])
@@ -168,8 +196,9 @@ class ProjectState:
             raise _expected("records", raw, "a list")
         records = [_record(name, f"records[{i}]", r) for i, r in enumerate(raw)]
         _check_unique(records)
-        status = _status(body["status"]) if has_status else None
-        return cls.of(name, records, status)
+        status = _status(body["status"]) if "status" in optional else None
+        attested = _attestations(name, body["attestations"]) if "attestations" in optional else []
+        return cls.of(name, records, status, attested)
 
 
 # -- reading a state: the schema, checked by hand (small, and exactly what to_json writes) -----
@@ -360,6 +389,23 @@ def _status(raw: object) -> Status:
         return parse_status_document("status", json.dumps(raw).encode())
     except ProjectStatusError as e:
         raise ValueError(e.reason) from e
+
+
+_ATTESTATION_KEYS = frozenset({"path", "generation", "sha256", "publisher", "attestation"})
+
+
+def _attestations(project: NormalizedName, raw: object) -> list[Attested]:
+    if not isinstance(raw, list) or not raw:
+        raise _expected("attestations", raw, "a non-empty list")
+    found: list[Attested] = []
+    for i, item in enumerate(raw):
+        where = f"attestations[{i}]"
+        entry = attested_from_state(where, _fields(where, item, _ATTESTATION_KEYS))
+        _distribution(f"{where}.path", entry.distribution, project)
+        found.append(entry)
+    if len({a.path for a in found}) != len(found):
+        raise ValueError("attestations: a path appears twice")
+    return found
 
 
 def _check_unique(records: list[FileRecord]) -> None:

@@ -2,7 +2,8 @@
 
 ``project_plan(state)`` lists every object the project's state implies, in the order they must
 be written: the quarantine markers of files the PEP 792 status refuses (first, so that a
-quarantine takes hold before anything else), the PEP 658 sidecars, ``index.html``, the
+quarantine takes hold before anything else), the PEP 740 provenance documents of the files
+served (before any page links them), the PEP 658 sidecars, ``index.html``, the
 project's membership in the root pages, ``index.json``, the browse page, and last the publish
 marker. Reconciling is applying the
 plan; "is the project current" is comparing it. The marker (``simple/<p>/.published``) holds
@@ -14,13 +15,14 @@ when it was written.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from packaging.utils import NormalizedName
 
 from pypapo import browse, render
-from pypapo.layout import project_dir, quarantine_path, sidecar_path
+from pypapo.attestation import PROVENANCE_CONTENT_TYPE, provenance_document
+from pypapo.layout import attested_path, project_dir, provenance_path, quarantine_path, sidecar_path
 from pypapo.model import FileRecord, ProjectState
 
 MARKER_NAME = ".published"
@@ -63,14 +65,23 @@ class Sidecar:
 @dataclass(frozen=True)
 class Plan:
     project: NormalizedName
-    quarantine: tuple[Page, ...]
+    markers: tuple[Page, ...]
     """One marker per file the status refuses; NGINX refuses a file whose marker exists."""
+    provenance: tuple[Page, ...]
+    """One PEP 740 provenance document per served file with a matching attestation."""
     sidecars: tuple[Sidecar, ...]
     html: Page
     json: Page
     browse: Page
     listed: bool
     """Whether the root pages list the project (exactly when it has files)."""
+
+    @property
+    def quarantine(self) -> tuple[Page, ...]:
+        """The objects written before the sidecars, which ``publish`` writes, compares and
+        removes as one group (the name predates provenance): quarantine markers, then
+        provenance documents. A plan without either keeps its digest."""
+        return self.markers + self.provenance
 
     def pages(self) -> tuple[Page, Page, Page]:
         return self.html, self.json, self.browse
@@ -96,20 +107,22 @@ class Plan:
         yield from self.pages()
 
 
-def project_plan(state: ProjectState) -> Plan:
+def project_plan(state: ProjectState, public_url: str | None = None) -> Plan:
     """Everything the state implies. Records of twins keep their sidecars too: deleting the
-    served file promotes a twin without another read of it."""
+    served file promotes a twin without another read of it. ``public_url`` is where the
+    storage's root is served: the pages link provenance documents only by a full URL."""
     project = state.name
     sidecars = tuple(
         Sidecar(sidecar_path(r.path), r) for r in state.records if r.metadata_sha256 is not None
     )
     has_files = state.exists
-    html = render.project_html(state) if has_files else None
-    json = render.project_json(state) if has_files else None
+    html = render.project_html(state, public_url) if has_files else None
+    json = render.project_json(state, public_url) if has_files else None
     human = browse.project_page(state) if has_files else None
     return Plan(
         project=project,
-        quarantine=quarantine_markers(state),
+        markers=quarantine_markers(state),
+        provenance=provenance_documents(state),
         sidecars=sidecars,
         html=Page(project_dir(project) + "index.html", html, render.HTML_CONTENT_TYPE),
         json=Page(project_dir(project) + "index.json", json, render.JSON_CONTENT_TYPE),
@@ -127,3 +140,28 @@ def quarantine_markers(state: ProjectState) -> tuple[Page, ...]:
         for r in state.records
         if state.refuses(r)
     )
+
+
+def provenance_documents(state: ProjectState) -> tuple[Page, ...]:
+    """A document for each served file with attestations of its bytes (none for a file the
+    status refuses: nothing of it is served)."""
+    pages = []
+    for record in state.served():
+        attested = state.attestations_of(record)
+        if attested:
+            data = provenance_document(attested)
+            pages.append(Page(provenance_path(record.path), data, PROVENANCE_CONTENT_TYPE))
+    return tuple(pages)
+
+
+def stale_provenance(state: ProjectState, paths: Iterable[str]) -> list[str]:
+    """Provenance documents that may exist for ``paths`` (distributions and attestations
+    looked at) and that a verifying publish must remove unless the plan has them: only where
+    an attestation is or was involved, so a project without any pays no request."""
+    attested = {a.distribution for a in state.attestations}
+    found = set()
+    for path in paths:
+        dist = attested_path(path)
+        if dist is not None or path in attested:
+            found.add(provenance_path(dist or path))
+    return sorted(found)

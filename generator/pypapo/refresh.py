@@ -22,13 +22,22 @@ from dataclasses import dataclass, field
 
 from packaging.utils import NormalizedName
 
+from pypapo.attestation import Attested, read_attestation
 from pypapo.cas import attempts, token_of
 from pypapo.distribution import Parsed, parse_distribution
-from pypapo.errors import BadDistributionError, CorruptStateError, InputError, ReservedPathError
+from pypapo.errors import (
+    BadAttestationError,
+    BadDistributionError,
+    CorruptStateError,
+    InputError,
+    ReservedPathError,
+)
 from pypapo.layout import (
     BROWSE_PREFIX,
     INDEX_PREFIX,
     YANK_MARKER_SUFFIX,
+    attestation_path,
+    attested_path,
     looks_like_distribution,
     parse_dist_filename,
     quarantine_path,
@@ -38,7 +47,7 @@ from pypapo.layout import (
 )
 from pypapo.listing import Listing
 from pypapo.model import FileRecord, ProjectState
-from pypapo.plan import project_plan
+from pypapo.plan import project_plan, stale_provenance
 from pypapo.publish import LostRaceError, ObjectsMovedError, Outcome, Publish
 from pypapo.report import Report
 from pypapo.state import commit, load_state, needs_commit, next_state
@@ -58,10 +67,14 @@ class _Project:
     hints: Mapping[str, ObjectInfo] = field(default_factory=dict)
     repair: bool = False
     markers: frozenset[str] = frozenset()
-    """Quarantine markers a build listed for the project: those the plan lacks go."""
+    """Quarantine markers and provenance documents a build listed for the project: those the
+    plan lacks go."""
     report: Report = field(default_factory=Report)
     parsed: dict[tuple[str, str], Parsed | BadDistributionError] = field(default_factory=dict)
     sidecars_in_place: set[tuple[str, str]] = field(default_factory=set)
+    public_url: str | None = None
+    """Where the storage's root is served: pages link provenance documents by a full URL."""
+    attested: dict[tuple[str, str], Attested | BadAttestationError] = field(default_factory=dict)
 
     def run(self) -> Report:
         for attempt in attempts(f"project {self.project!r}"):
@@ -80,6 +93,7 @@ class _Project:
                 lambda p, r: self._look(p, r, first=first),
                 self._parse,
                 self._read,
+                attest=self._attest,
             )
         except ObjectChangedError:
             return False
@@ -90,9 +104,15 @@ class _Project:
                 return False
             token = committed
             self.report.writes += 1
-        plan = project_plan(new)
+        plan = project_plan(new, self.public_url)
         # the plan renders every page: an unchanged state (a duplicate event) is rendered once
-        trusted = None if not first else plan if new == loaded.state else project_plan(loaded.state)
+        trusted = (
+            None
+            if not first
+            else plan
+            if new == loaded.state
+            else project_plan(loaded.state, self.public_url)
+        )
         publish = Publish(
             self.storage,
             plan,
@@ -100,8 +120,8 @@ class _Project:
             self.report,
             trusted=trusted,
             trust_marker=first and not self.repair,
-            gone=sorted(candidates - set(new.by_path()) - {status_path(self.project)}),
-            stale=self._stale(new, candidates),
+            gone=sorted(p for p in candidates - set(new.by_path()) if looks_like_distribution(p)),
+            stale=self._stale(new, candidates) + stale_provenance(new, candidates),
             root=not self.repair,
             # a build's listing of the project's objects stands in for reading each of them
             listing=Listing(self.known) if first and self.repair and self.known else None,
@@ -168,6 +188,15 @@ class _Project:
                 self.parsed[key] = e
         return self.parsed[key]
 
+    def _attest(self, info: ObjectInfo) -> Attested | BadAttestationError:
+        key = (info.path, info.generation)
+        if key not in self.attested:
+            try:
+                self.attested[key] = read_attestation(self.storage, info)
+            except BadAttestationError as e:
+                self.attested[key] = e
+        return self.attested[key]
+
     def _sidecar(self, record: FileRecord) -> bytes | None:
         """The record's sidecar bytes, from this run's parse or a read pinned to its
         generation; ``None`` when that generation is gone (the state must catch up first)."""
@@ -184,8 +213,9 @@ class _Project:
 
 
 def _recorded(state: ProjectState) -> set[str]:
-    """What a repair re-looks at: every recorded file, and the status object if one was set."""
-    paths = set(state.by_path())
+    """What a repair re-looks at: every recorded file and attestation, and the status object
+    if one was set."""
+    paths = set(state.by_path()) | {a.path for a in state.attestations}
     if state.status is not None:
         paths.add(status_path(state.name))
     return paths
@@ -200,12 +230,20 @@ def update_project(
     hints: Mapping[str, ObjectInfo] | None = None,
     repair: bool = False,
     markers: Iterable[str] = (),
+    public_url: str | None = None,
 ) -> Report:
     """Refresh one project for these paths. ``known`` are listing entries a build trusts on
     its first attempt; ``repair`` re-looks at every recorded file, starts over from an
     unreadable state and verifies every object instead of trusting the publish marker."""
     job = _Project(
-        storage, project, set(paths), known or {}, hints or {}, repair, frozenset(markers)
+        storage,
+        project,
+        set(paths),
+        known or {},
+        hints or {},
+        repair,
+        frozenset(markers),
+        public_url=public_url,
     )
     return job.run()
 
@@ -218,7 +256,8 @@ def group(paths: Iterable[str], report: Report) -> dict[NormalizedName, set[str]
         if project is not None:
             groups.setdefault(project, set()).add(raw)
             continue
-        path = raw.removesuffix(YANK_MARKER_SUFFIX)
+        # a yank marker and an attestation are about the distribution they follow
+        path = attested_path(raw) or raw.removesuffix(YANK_MARKER_SUFFIX)
         if not looks_like_distribution(path):
             if path == raw and in_reserved_prefix(path):
                 report.errors.append(
@@ -236,7 +275,9 @@ def group(paths: Iterable[str], report: Report) -> dict[NormalizedName, set[str]
         except BadDistributionError as e:
             report.errors.append(e)
             continue
-        groups.setdefault(dist.project, set()).add(path)
+        groups.setdefault(dist.project, set()).add(
+            attestation_path(path) if attested_path(raw) else path
+        )
     return groups
 
 
@@ -248,18 +289,25 @@ def in_reserved_prefix(path: str) -> bool:
 
 
 def refresh(
-    storage: Storage, paths: Iterable[str], *, hints: Mapping[str, ObjectInfo] | None = None
+    storage: Storage,
+    paths: Iterable[str],
+    *,
+    hints: Mapping[str, ObjectInfo] | None = None,
+    public_url: str | None = None,
 ) -> Report:
     """Update the index for these changed object paths; reads only the affected projects.
 
     ``hints`` are what the events said of the objects (a finalized object's size, generation,
     creation time and metadata); they save a stat per new upload and are never trusted further
-    than a read pinned to their generation.
+    than a read pinned to their generation. ``public_url`` is where the storage's root is
+    served (provenance links need a full URL).
     """
     report = Report()
     for project, project_paths in sorted(group(paths, report).items()):
         try:
-            report.merge(update_project(storage, project, project_paths, hints=hints))
+            report.merge(
+                update_project(storage, project, project_paths, hints=hints, public_url=public_url)
+            )
         except CorruptStateError as e:  # other projects still get their refresh
             report.errors.append(e)
     return report

@@ -15,11 +15,14 @@ from urllib.parse import quote
 
 import jinja2
 
+from pypapo.layout import provenance_path
 from pypapo.model import FileRecord, ProjectState
 from pypapo.status import Status
 
 API_VERSION = "1.1"
 """PEP 700 (``versions``, ``size``, ``upload-time``) is API version 1.1."""
+PROVENANCE_API_VERSION = "1.3"
+"""PEP 740 (``provenance``) is API version 1.3; likewise said only by pages that carry it."""
 STATUS_API_VERSION = "1.4"
 """PEP 792 (``project-status``) is API version 1.4. Only pages that carry it say so: every
 other page keeps its bytes (and pip warns on a major version only)."""
@@ -56,9 +59,19 @@ class _Link:
     yanked: str | None
     size: int
     upload_time: str
+    provenance: str | None
 
 
-def _links(state: ProjectState) -> list[_Link]:
+def provenance_url(state: ProjectState, record: FileRecord, public_url: str | None) -> str | None:
+    """The fully qualified URL of the record's provenance document (PEP 740 wants one, and
+    pypi-simple's JSON model accepts no other), or ``None``: no matching attestation, or no
+    ``public_url`` to qualify it with."""
+    if public_url is None or not state.attestations_of(record):
+        return None
+    return public_url.rstrip("/") + "/" + quote(provenance_path(record.path), safe="/")
+
+
+def _links(state: ProjectState, public_url: str | None) -> list[_Link]:
     return [
         _Link(
             file_url(r),
@@ -69,6 +82,7 @@ def _links(state: ProjectState) -> list[_Link]:
             r.yanked,
             r.size,
             r.upload_time,
+            provenance_url(state, r, public_url),
         )
         for r in state.served()
     ]
@@ -78,19 +92,24 @@ def _dumps(body: dict[str, Any]) -> bytes:
     return (json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
 
-def api_version(state: ProjectState) -> str:
-    return API_VERSION if state.status is None else STATUS_API_VERSION
+def api_version(state: ProjectState, links: Iterable[_Link] = ()) -> str:
+    if state.status is not None:
+        return STATUS_API_VERSION
+    if any(link.provenance is not None for link in links):
+        return PROVENANCE_API_VERSION
+    return API_VERSION
 
 
-def project_html(state: ProjectState) -> bytes:
+def project_html(state: ProjectState, public_url: str | None = None) -> bytes:
     template = environment().get_template("project.html")
+    links = _links(state, public_url)
     page = template.render(
-        api_version=api_version(state), name=state.name, files=_links(state), status=state.status
+        api_version=api_version(state, links), name=state.name, files=links, status=state.status
     )
     return page.encode()
 
 
-def _file_json(record: FileRecord) -> dict[str, Any]:
+def _file_json(record: FileRecord, provenance: str | None) -> dict[str, Any]:
     metadata: bool | dict[str, str] = (
         {"sha256": record.metadata_sha256} if record.metadata_sha256 is not None else False
     )
@@ -106,14 +125,18 @@ def _file_json(record: FileRecord) -> dict[str, Any]:
     entry["yanked"] = (record.yanked or True) if record.yanked is not None else False
     entry["size"] = record.size
     entry["upload-time"] = record.upload_time
+    if provenance is not None:  # PEP 740 lets an index leave the key out when there is none
+        entry["provenance"] = provenance
     return entry
 
 
-def project_json(state: ProjectState) -> bytes:
-    body: dict[str, Any] = {"meta": {"api-version": api_version(state)}, "name": state.name}
+def project_json(state: ProjectState, public_url: str | None = None) -> bytes:
+    links = _links(state, public_url)
+    body: dict[str, Any] = {"meta": {"api-version": api_version(state, links)}, "name": state.name}
     if state.status is not None:
         body["project-status"] = _status_json(state.status)
-    body["files"] = [_file_json(r) for r in state.served()]
+    served = state.served()
+    body["files"] = [_file_json(r, link.provenance) for r, link in zip(served, links, strict=True)]
     body["versions"] = state.versions()
     return _dumps(body)
 

@@ -11,16 +11,19 @@ from dataclasses import dataclass, replace
 
 from packaging.utils import NormalizedName
 
+from pypapo.attestation import Attested
 from pypapo.cas import swap
 from pypapo.distribution import Parsed, yank_reason
 from pypapo.errors import (
+    BadAttestationError,
     BadDistributionError,
     CorruptStateError,
     DuplicateFileError,
+    InputError,
     ProjectStatusError,
     RefusedByStatusError,
 )
-from pypapo.layout import state_path, status_path
+from pypapo.layout import attested_path, state_path, status_path
 from pypapo.model import FileRecord, ProjectState
 from pypapo.status import Status, parse_status_document, unreadable
 from pypapo.storage import ABSENT, Blob, ObjectInfo, Storage
@@ -72,7 +75,7 @@ def parse_state(project: NormalizedName, blob: Blob | None, *, repair: bool) -> 
 def commit(storage: Storage, loaded: Loaded, new: ProjectState) -> str | None:
     """Swap in ``new`` (no state at all for a project without files); the new token, or
     ``None`` when another writer committed first."""
-    data = new.to_json() if new.exists else None
+    data = new.to_json() if new.kept else None
     return swap(storage, state_path(new.name), data, loaded.token, content_type=STATE_CONTENT_TYPE)
 
 
@@ -81,24 +84,33 @@ def needs_commit(loaded: Loaded, new: ProjectState, *, repair: bool) -> bool:
     # encoding), so that it converges to the bytes a fresh build writes
     if new != loaded.state:
         return True
-    return repair and new.exists and loaded.stored != new.to_json()
+    return repair and new.kept and loaded.stored != new.to_json()
 
 
 Look = Callable[[str, FileRecord | None], ObjectInfo | None]
 Parse = Callable[[ObjectInfo], Parsed | BadDistributionError]
 Read = Callable[[str], bytes | None]
+Attest = Callable[[ObjectInfo], Attested | BadAttestationError]
 EPOCH = "1970-01-01T00:00:00.000000Z"
 
 
 def next_state(
-    old: ProjectState, candidates: Iterable[str], look: Look, parse: Parse, read: Read
-) -> tuple[ProjectState, list[BadDistributionError]]:
+    old: ProjectState,
+    candidates: Iterable[str],
+    look: Look,
+    parse: Parse,
+    read: Read,
+    *,
+    attest: Attest | None = None,
+) -> tuple[ProjectState, list[InputError]]:
     """The state once ``candidates`` are looked at as they are now: a gone object loses its
     record, a known generation keeps it (only its yank is re-read), anything else is parsed;
-    bad files are reported and not indexed."""
+    bad files are reported and not indexed. Attestations likewise, with ``attest``."""
     records = old.by_path()
-    errors: list[BadDistributionError] = []
+    errors: list[InputError] = []
     paths = set(candidates)
+    attested = {p for p in paths if attested_path(p) is not None}
+    paths -= attested
     status = old.status
     if status_path(old.name) in paths:
         paths.discard(status_path(old.name))
@@ -115,14 +127,57 @@ def next_state(
             errors.append(result)
         else:
             records[path] = result.record
-    new = ProjectState.of(old.name, records.values(), status)
+    entries = _next_attestations(old, attested, look, attest, errors)
+    new = ProjectState.of(old.name, records.values(), status, entries)
+    errors += _unmatched(new, attested | paths)
     errors += [_twin(r, new.served_instead_of(r)) for r in new.shadowed() if r.path in paths]
     if status is not None:
         errors += [_late(r, status) for r in new.records if r.path in paths and _is_late(r, status)]
     return new, errors
 
 
-def _next_status(path: str, read: Read, errors: list[BadDistributionError]) -> Status | None:
+def _next_attestations(
+    old: ProjectState, paths: set[str], look: Look, attest: Attest | None, errors: list[InputError]
+) -> list[Attested]:
+    """The attestations once ``paths`` are looked at: a known generation is kept unread."""
+    entries = {a.path: a for a in old.attestations}
+    for path in sorted(paths):
+        info = look(path, None)
+        cached = entries.pop(path, None)
+        if info is None or attest is None:
+            continue
+        if cached is not None and cached.generation == info.generation:
+            entries[path] = cached
+        elif isinstance(result := attest(info), BadAttestationError):
+            errors.append(result)
+        else:
+            entries[path] = result
+    return list(entries.values())
+
+
+def _unmatched(new: ProjectState, paths: set[str]) -> list[InputError]:
+    """Attestations looked at now (their own path or their file's) that give no provenance:
+    their file is not indexed, or has another sha256."""
+    found: list[InputError] = []
+    records = new.by_path()
+    for entry in new.attestations:
+        if entry.path not in paths and entry.distribution not in paths:
+            continue
+        record = records.get(entry.distribution)
+        if record is None:
+            why = f"no distribution is indexed at {entry.distribution!r} (yet); no provenance"
+        elif record.sha256 != entry.sha256:
+            why = (
+                f"its statement's sha256 {entry.sha256} is not the file's ({record.sha256}); "
+                "no provenance"
+            )
+        else:
+            continue
+        found.append(BadAttestationError(entry.path, why))
+    return found
+
+
+def _next_status(path: str, read: Read, errors: list[InputError]) -> Status | None:
     """The status object as it is now (one GET); an unreadable one holds the project."""
     data = read(path)
     if data is None:

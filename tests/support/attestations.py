@@ -61,9 +61,7 @@ def certificate(
         .not_valid_before(_WHEN)
         .not_valid_after(_WHEN + timedelta(minutes=10))
         .add_extension(x509.SubjectAlternativeName(sans), critical=True)
-        .add_extension(
-            x509.UnrecognizedExtension(_ISSUER_V2, _utf8_der(issuer)), critical=False
-        )
+        .add_extension(x509.UnrecognizedExtension(_ISSUER_V2, _utf8_der(issuer)), critical=False)
         .sign(key, hashes.SHA256())
     )
     return cert.public_bytes(serialization.Encoding.DER)
