@@ -4,6 +4,9 @@ Configuration (environment variables):
 - ``PYPAPO_BUCKET``: the bucket holding the index; events from other buckets are ignored.
   Defaults to the event's own bucket.
 - ``PYPAPO_PREFIX``: the index root inside the bucket (default: the bucket root).
+- ``PYPAPO_PUBLIC_URL``: the URL the index root is served at (``https://pypi.example.com/``):
+  pages link PEP 740 provenance documents by a full URL, so without it they link none. It
+  must be the one ``pypapo build --public-url`` is given.
 - ``PYPAPO_LOG_LEVEL``: DEBUG, INFO (default), WARNING or ERROR.
 - ``PYPAPO_RETRY_TIMEOUT``: seconds one storage call retries transient errors (default 60); past
   it the invocation fails and Eventarc redelivers the event.
@@ -147,7 +150,10 @@ def _refresh(event: ObjectEvent, fields: dict[str, Any], started: float) -> str:
         return "own-write"
     hint = object_hint(event, path)
     report = refresh(
-        storage_for(bucket, prefix), [path], hints={path: hint} if hint is not None else None
+        storage_for(bucket, prefix),
+        [path],
+        hints={path: hint} if hint is not None else None,
+        public_url=os.environ.get("PYPAPO_PUBLIC_URL") or None,
     )
     return _log_report(report, path, fields, started)
 

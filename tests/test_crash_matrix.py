@@ -11,7 +11,9 @@ On a folder and on the GCS emulator (the same storage protocol, so one matrix se
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +30,12 @@ from pypapo.storage import FILE_CACHE_CONTROL, YANK_KEY, ObjectInfo, Storage, St
 from pypapo.storage.counting import CountingStorage
 from pypapo.storage.emulator import EmulatorGCSStorage
 from pypapo.storage.local import LocalStorage
+from tests.support.attestations import attestation
 from tests.support.gcs_emulator import Emulator
 from tests.support.index import snapshot, wipe_index
 
 SINCE = "2022-01-01T00:00:00.000000Z"
+PUBLIC_URL = "https://pypi.example.com/"
 
 
 class InjectedError(StorageError):
@@ -42,6 +46,10 @@ def _wheel(name: str, version: str, variant: int = 1) -> bytes:
     return wheel_bytes(SampleProject(name, version, summary=f"variant {variant}"))
 
 
+def _attestation(filename: str, data: bytes) -> bytes:
+    return json.dumps(attestation(filename, hashlib.sha256(data).hexdigest())).encode()
+
+
 BASE = {
     "pkgs/alpha-1.0-py3-none-any.whl": _wheel("alpha", "1.0"),
     "pkgs/alpha-1.1-py3-none-any.whl": _wheel("alpha", "1.1"),
@@ -50,6 +58,12 @@ BASE = {
     "pkgs/delta-1.0-py3-none-any.whl": _wheel("delta", "1.0"),
     "pkgs/delta-1.1-py3-none-any.whl": _wheel("delta", "1.1"),
     "status/delta.json": status_document(Status("quarantined", "malware", SINCE)),
+    "pkgs/alpha-1.1.tar.gz.publish.attestation": _attestation(
+        "alpha-1.1.tar.gz", sdist_bytes(SampleProject("alpha", "1.1"))
+    ),
+    "pkgs/beta-1.0-py3-none-any.whl.publish.attestation": _attestation(
+        "beta-1.0-py3-none-any.whl", _wheel("beta", "1.0")
+    ),
 }
 
 
@@ -111,17 +125,31 @@ CHANGES = [
         "pkgs/delta-1.0-py3-none-any.whl",
         _delete("pkgs/delta-1.0-py3-none-any.whl"),
     ),
+    # PEP 740: an attestation uploaded, one deleted (the file stays), an attested file deleted
+    # (its attestation stays behind); "delete" and "delete-last" above delete attested files too
+    Change(
+        "attest",
+        _OLD + ".publish.attestation",
+        _put(_OLD + ".publish.attestation", _attestation(_OLD[5:], _wheel("alpha", "1.0"))),
+    ),
+    Change(
+        "unattest",
+        "pkgs/alpha-1.1.tar.gz.publish.attestation",
+        _delete("pkgs/alpha-1.1.tar.gz.publish.attestation"),
+    ),
 ]
 
 
 def _seed(storage: Storage) -> None:
     for path, data in BASE.items():
         _put(path, data)(storage)
-    build(storage)
+    build(storage, public_url=PUBLIC_URL)
 
 
 def _deliver(storage: Storage, path: str, hint: ObjectInfo | None) -> None:
-    refresh(storage, [path], hints={path: hint} if hint is not None else None)
+    refresh(
+        storage, [path], hints={path: hint} if hint is not None else None, public_url=PUBLIC_URL
+    )
 
 
 def _failing_at(storage: Storage, n: int) -> CountingStorage:
@@ -160,7 +188,7 @@ def run_matrix(new_storage: Callable[[], Storage], change: Change) -> Outcome:
         _deliver(storage, change.path, hint)  # the redelivery: nothing else runs in between
         after = snapshot(storage)
         wipe_index(storage)
-        build(storage)
+        build(storage, public_url=PUBLIC_URL)
         scratch = snapshot(storage)
         differences += [
             f"{change.name}, call {n} failed: {path} "

@@ -27,6 +27,8 @@ CONTENT_SECURITY_POLICY = (
 NOSNIFF = ("X-Content-Type-Options", "nosniff")
 DOWNLOAD_CONTENT_TYPE = "application/octet-stream"
 DOWNLOAD_DISPOSITION = "attachment"
+PROVENANCE_CONTENT_TYPE = "application/json"
+"""PEP 740 provenance documents: JSON a client reads, not a download (no disposition)."""
 NOT_FOUND_BODY = b"not found\n"
 FRONT_PAGE = (
     b'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -63,6 +65,10 @@ DOWNLOAD = re.compile(
     rf"^/(?!(?:simple|browse)/)(?P<file>(?:{_SEGMENT}/)*{_SEGMENT}\.(?:whl|tar\.gz|zip))"
     r"(?:\.metadata)?$"
 )
+PROVENANCE = re.compile(
+    rf"^/(?!(?:simple|browse)/)(?P<file>(?:{_SEGMENT}/)*{_SEGMENT}\.(?:whl|tar\.gz|zip))"
+    r"\.provenance$"
+)
 _ANY_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"  # a project name as PEP 508 allows
 # A valid name that is not normalized (the routes above took the normalized ones), with or
 # without the slash: redirected towards its normalized form. PEP 508 names only: every step
@@ -89,6 +95,7 @@ class Kind(Enum):
     PAGE_FILE = "page-file"  # a page by its own name
     BROWSE = "browse"
     DOWNLOAD = "download"  # a distribution or its PEP 658 sidecar
+    PROVENANCE = "provenance"  # a distribution's PEP 740 provenance document
     NOT_FOUND = "not-found"
 
 
@@ -109,6 +116,7 @@ _ROUTES: list[tuple[re.Pattern[str], Kind, Callable[[re.Match[str]], str]]] = [
     (BROWSE_DIR, Kind.BROWSE, lambda m: m.string[1:] + "index.html"),
     (BROWSE_FILE, Kind.BROWSE, lambda m: m.string[1:]),
     (DOWNLOAD, Kind.DOWNLOAD, lambda m: m.string[1:]),
+    (PROVENANCE, Kind.PROVENANCE, lambda m: m.string[1:]),
     (
         NAME_REDIRECT,
         Kind.REDIRECT,
@@ -122,7 +130,8 @@ def route(path: str) -> Route:
     for pattern, kind, target in _ROUTES:
         match = pattern.match(path)
         if match is not None:
-            marker = QUARANTINE_DIR + match["file"] if kind is Kind.DOWNLOAD else ""
+            refusable = kind in {Kind.DOWNLOAD, Kind.PROVENANCE}
+            marker = QUARANTINE_DIR + match["file"] if refusable else ""
             return Route(kind, target(match), marker)
     return Route(Kind.NOT_FOUND)
 

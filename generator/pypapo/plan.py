@@ -22,7 +22,14 @@ from packaging.utils import NormalizedName
 
 from pypapo import browse, render
 from pypapo.attestation import PROVENANCE_CONTENT_TYPE, provenance_document
-from pypapo.layout import attested_path, project_dir, provenance_path, quarantine_path, sidecar_path
+from pypapo.layout import (
+    attested_path,
+    project_dir,
+    provenance_path,
+    quarantine_path,
+    sidecar_path,
+    status_path,
+)
 from pypapo.model import FileRecord, ProjectState
 
 MARKER_NAME = ".published"
@@ -155,11 +162,14 @@ def provenance_documents(state: ProjectState) -> tuple[Page, ...]:
 
 
 def stale_provenance(state: ProjectState, paths: Iterable[str]) -> list[str]:
-    """Provenance documents that may exist for ``paths`` (distributions and attestations
-    looked at) and that a verifying publish must remove unless the plan has them: only where
-    an attestation is or was involved, so a project without any pays no request."""
+    """Provenance documents that may exist for ``paths`` (distributions, attestations and the
+    status object looked at) and that a verifying publish must remove unless the plan has
+    them: only where an attestation is or was involved, so a project without any pays no
+    request."""
     attested = {a.distribution for a in state.attestations}
-    found = set()
+    # a status change may refuse (or serve again) every file of the project
+    every = attested if status_path(state.name) in paths else set()
+    found = {provenance_path(d) for d in every}
     for path in paths:
         dist = attested_path(path)
         if dist is not None or path in attested:

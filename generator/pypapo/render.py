@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import jinja2
 
@@ -69,6 +69,18 @@ def provenance_url(state: ProjectState, record: FileRecord, public_url: str | No
     if public_url is None or not state.attestations_of(record):
         return None
     return public_url.rstrip("/") + "/" + quote(provenance_path(record.path), safe="/")
+
+
+def public_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be the URL the index's root is served at (``None``: it can): an
+    absolute http(s) URL with a host, no query or fragment (PEP 740 wants a secure origin;
+    plain http is allowed for a cluster-internal or test index)."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"https", "http"} or not parts.netloc:
+        return f"public URL {url!r} is not an absolute http(s) URL"
+    if parts.query or parts.fragment or url != url.strip():
+        return f"public URL {url!r} has a query, a fragment or spaces"
+    return None
 
 
 def _links(state: ProjectState, public_url: str | None) -> list[_Link]:

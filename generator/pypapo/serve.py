@@ -125,6 +125,14 @@ class IndexHandler(BaseHTTPRequestHandler):
             self._send_file(
                 target, render.HTML_CONTENT_TYPE, PAGE_CACHE_CONTROL, send_body=send_body
             )
+        elif kind is http_policy.Kind.PROVENANCE and not self._refused(answer.refused_if):
+            # a document that changes when its attestation does: a page's lifetime
+            self._send_file(
+                target,
+                http_policy.PROVENANCE_CONTENT_TYPE,
+                PAGE_CACHE_CONTROL,
+                send_body=send_body,
+            )
         elif kind is http_policy.Kind.DOWNLOAD and self._refused(answer.refused_if):
             self._not_found(send_body)
         elif kind is http_policy.Kind.DOWNLOAD:

@@ -15,11 +15,14 @@ from pathlib import Path
 from pypapo.build import build
 from pypapo.status_command import set_status
 from pypapo.storage.local import LocalStorage
+from tests.support.attestations import attest_file
 from tests.support.tools import add_sdist, add_wheel
 
 SECRET = b"TOPSECRET outside the index root\n"
 WHEEL = "pkgs/foo-1.0-py3-none-any.whl"
 SDIST = "pkgs/foo-1.0.tar.gz"
+PUBLIC_URL = "https://pypi.example.com/"
+"""What the tree's pages give as the index's URL (provenance links are full URLs)."""
 HELD = "pkgs/held-1.0-py3-none-any.whl"
 """A file of a quarantined project (PEP 792): its bytes stay, no server hands them out."""
 NOSNIFF = "nosniff"
@@ -33,9 +36,10 @@ def make_tree(base: Path) -> Path:
     (outside / "index.html").write_bytes(SECRET)
     add_wheel(root, "foo", "1.0")
     add_sdist(root, "foo", "1.0")
-    add_wheel(root, "held", "1.0")
+    attest_file(add_wheel(root, "held", "1.0"))
+    attest_file(root / WHEEL)
     storage = LocalStorage(root)
-    build(storage)
+    build(storage, public_url=PUBLIC_URL)
     set_status(storage, "held", "quarantined", "malware", now=datetime.now(UTC))
     files = {
         "pkgs/readme.html": b"<script>alert(document.cookie)</script>",
@@ -46,6 +50,9 @@ def make_tree(base: Path) -> Path:
         "pkgs/.hidden-1.0.tar.gz": b"\x1f\x8b hidden",
         ".git/config": b"[core]",
         f"{WHEEL}.yanked": b"broken",
+        # left behind, as by a publish that died before the quarantine removed it: the
+        # quarantine marker alone must refuse it
+        f"{HELD}.provenance": b'{"version": 1}',
         "pkgs/html-1.0.zip": b"<html><script>alert(1)</script></html>",
         "simple/foo/evil.html": b"<script>alert(1)</script>",
         "simple/foo/evil-1.0.tar.gz": b"\x1f\x8b in simple",
@@ -87,6 +94,9 @@ ANSWERS: list[tuple[str, str, str | None]] = [
     ("/browse/foo", "redirect", "foo/"),
     (f"/{WHEEL}", "dist", None),
     (f"/{WHEEL}.metadata", "dist", None),
+    (f"/{WHEEL}.provenance", "provenance", None),
+    (f"/{WHEEL}.publish.attestation", "not-found", None),  # the publisher's input, not served
+    (f"/{SDIST}.provenance", "not-found", None),  # not attested
     (f"/{SDIST}", "dist", None),
     ("/pkgs/html-1.0.zip", "dist", None),  # HTML inside, but never rendered
     ("/healthz", "health", None),
@@ -95,6 +105,7 @@ ANSWERS: list[tuple[str, str, str | None]] = [
     # a quarantined project's files and sidecars, and the markers that refuse them
     (f"/{HELD}", "not-found", None),
     (f"/{HELD}.metadata", "not-found", None),
+    (f"/{HELD}.provenance", "not-found", None),
     ("/pkgs/../pkgs/held-1.0-py3-none-any.whl", "not-found", None),
     (f"/simple/.quarantine/{HELD}", "not-found", None),
     ("/status/held.json", "not-found", None),
@@ -161,6 +172,12 @@ def expected_headers(kind: str, csp: str) -> dict[str, str | None]:
             "Content-Disposition": "attachment",
             "Cache-Control": "public, max-age=31536000, immutable",
             "Content-Security-Policy": None,
+        },
+        "provenance": {
+            "Content-Type": "application/json",
+            "Cache-Control": "public, max-age=10",
+            "Content-Security-Policy": None,
+            "Content-Disposition": None,
         },
         "health": {"Content-Type": "text/plain", "Cache-Control": "no-store"},
         "front": {

@@ -6,11 +6,13 @@ import argparse
 import sys
 
 from pypapo.cli.common import (
+    PUBLIC_URL_HELP,
     TARGET_HELP,
     Progress,
     cpus,
     existing_target,
     print_errors,
+    public_url,
     summary,
 )
 from pypapo.storage import Storage
@@ -32,12 +34,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         f"{BUCKET_WORKERS} threads for a bucket); in a Cloud Run Jobs task "
         "(CLOUD_RUN_TASK_INDEX of CLOUD_RUN_TASK_COUNT), the task's share of the projects",
     )
+    p.add_argument("--public-url", metavar="URL", help=PUBLIC_URL_HELP)
     p.set_defaults(func=run_build)
 
     help_ = "update the index for changed object paths only"
     p = sub.add_parser("refresh", help=help_, description=help_)
     p.add_argument("target", help=TARGET_HELP)
     p.add_argument("paths", nargs="+", metavar="PATH", help="object paths relative to TARGET")
+    p.add_argument("--public-url", metavar="URL", help=PUBLIC_URL_HELP)
     p.set_defaults(func=run_refresh)
 
 
@@ -48,13 +52,21 @@ def run_build(args: argparse.Namespace) -> int:
     from pypapo.storage import open_storage
 
     shard = shard_from_env(os.environ)
+    url = public_url(args.public_url)
     storage = open_storage(existing_target(args.target))
     # a folder's build is CPU work (archives, metadata), a bucket's is waiting on requests
     local = not args.target.startswith("gs://")
     workers = args.workers if args.workers is not None else cpus() if local else BUCKET_WORKERS
     if hasattr(storage, "allow_connections"):
         storage.allow_connections(workers)  # one connection per thread, kept open
-    report = build(storage, workers=workers, progress=Progress(), processes=local, shard=shard)
+    report = build(
+        storage,
+        workers=workers,
+        progress=Progress(),
+        processes=local,
+        shard=shard,
+        public_url=url,
+    )
     code = print_errors(report)
     sweep(storage)
     print(summary(report, f"built {storage.describe()}"))
@@ -74,8 +86,9 @@ def run_refresh(args: argparse.Namespace) -> int:
     from pypapo.refresh import refresh
     from pypapo.storage import open_storage
 
+    url = public_url(args.public_url)
     storage = open_storage(existing_target(args.target))
-    report = refresh(storage, args.paths)
+    report = refresh(storage, args.paths, public_url=url)
     code = print_errors(report)
     print(summary(report, "refreshed"))
     return code

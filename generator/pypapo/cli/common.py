@@ -16,6 +16,24 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 TARGET_HELP = "a folder or gs://bucket[/prefix]"
 
 
+PUBLIC_URL_HELP = (
+    "the URL the root of TARGET is served at (default: $PYPAPO_PUBLIC_URL), e.g. "
+    "https://pypi.example.com/: pages link PEP 740 provenance documents by a full URL, "
+    "so without it they do not link them"
+)
+
+
+def public_url(given: str | None) -> str | None:
+    """The ``--public-url`` given, else ``$PYPAPO_PUBLIC_URL``; checked before any work."""
+    from pypapo.render import public_url_problem
+
+    url = given if given is not None else os.environ.get("PYPAPO_PUBLIC_URL") or None
+    problem = None if url is None else public_url_problem(url)
+    if problem is not None:
+        raise UsageError(problem)
+    return url
+
+
 def existing_target(target: str) -> str:
     """``target`` when it is a bucket or an existing folder; a usage error otherwise, before
     any work: a typo must not look like an empty index."""
