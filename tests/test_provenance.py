@@ -13,6 +13,7 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pypi_attestations import Provenance
@@ -23,7 +24,10 @@ from pypapo.build import build
 from pypapo.errors import BadAttestationError
 from pypapo.layout import attestation_path, is_own_write, provenance_path
 from pypapo.refresh import refresh
+from pypapo.sample import SampleProject, wheel_bytes
+from pypapo.storage import Storage
 from pypapo.storage.counting import CountingStorage
+from pypapo.storage.emulator import EmulatorGCSStorage
 from pypapo.storage.local import LocalStorage
 from tests.support.attestations import (
     GITHUB_ISSUER,
@@ -310,3 +314,47 @@ def test_request_counts(root: Path) -> None:
     expected = plain + Counter(read_range=1)
     expected.subtract(Counter(stream=1, put=1))
     assert event == +expected
+
+
+def _upload(storage: Storage, path: str, data: bytes) -> None:
+    storage.put(path, data, content_type="application/octet-stream")
+
+
+def test_build_and_refresh_on_gcs(gcs_bucket: Any) -> None:
+    """On the emulator: an attestation event with its description (as the function has it)
+    costs one read of the attestation, no stat; deleting it removes the document; a scratch
+    build writes the same bytes."""
+    storage = EmulatorGCSStorage(gcs_bucket, "idx")
+    first, second = (wheel_bytes(SampleProject("foo", v)) for v in ("1.0", "1.1"))
+    _upload(storage, WHEEL, first)
+    _upload(storage, "pkgs/foo-1.1-py3-none-any.whl", second)
+    build(storage, public_url=URL)
+    path = attestation_path(WHEEL)
+    _upload(storage, path, json.dumps(_good_for(first)).encode())
+    hint = storage.stat(path)  # what the finalized event carries
+    assert hint is not None
+    counting = CountingStorage(storage)
+    assert refresh(counting, [path], hints={path: hint}, public_url=URL).errors == []
+    # state GET, the attestation's one ranged read, state PUT, marker GET and DELETE, the
+    # document, index.html, index.json (the browse page is unchanged), marker PUT, state GET
+    assert counting.calls["read_range"] == 1
+    assert counting.calls["stat"] == 0
+    assert counting.total == 10, counting.calls
+    blob = gcs_bucket.get_blob("idx/" + provenance_path(WHEEL))
+    assert blob.content_type == "application/json"
+    Provenance.model_validate_json(blob.download_as_bytes())
+    incremental = snapshot(storage)
+    wipe_index(storage)
+    assert build(storage, public_url=URL).errors == []
+    assert snapshot(storage) == incremental
+    # a warm build reads no attestation again
+    counting.reset()
+    build(counting, public_url=URL)
+    assert counting.calls["read_range"] == 0
+    storage.delete(path)
+    assert refresh(storage, [path], public_url=URL).errors == []
+    assert storage.get(provenance_path(WHEEL)) is None
+
+
+def _good_for(data: bytes) -> dict[str, object]:
+    return attestation("foo-1.0-py3-none-any.whl", hashlib.sha256(data).hexdigest())
