@@ -19,6 +19,7 @@ import pytest
 from pypi_attestations import Provenance
 from pypi_simple import ProjectPage
 
+from pypapo import cli
 from pypapo.attestation import MAX_ATTESTATION, parse_attestation
 from pypapo.build import build
 from pypapo.errors import BadAttestationError
@@ -358,3 +359,19 @@ def test_build_and_refresh_on_gcs(gcs_bucket: Any) -> None:
 
 def _good_for(data: bytes) -> dict[str, object]:
     return attestation("foo-1.0-py3-none-any.whl", hashlib.sha256(data).hexdigest())
+
+
+def test_check_and_the_cli_take_the_public_url(
+    root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    attest_file(root / WHEEL)
+    assert cli.main(["build", str(root), "--public-url", URL]) == 0
+    assert cli.main(["check", str(root), "--public-url", URL]) == 0
+    monkeypatch.setenv("PYPAPO_PUBLIC_URL", URL)
+    assert cli.main(["check", str(root)]) == 0
+    assert "matches its files" in capsys.readouterr().out
+    # another URL: the pages would change
+    assert cli.main(["check", str(root), "--public-url", "https://other.example/"]) != 0
+    assert "outdated page: simple/foo/index.json" in capsys.readouterr().out
+    assert cli.main(["build", str(root), "--public-url", "ftp://x/"]) == 2
+    assert "not an absolute http(s) URL" in capsys.readouterr().err

@@ -183,11 +183,14 @@ def _describe_change(path: str, existed: bool, data: bytes | None) -> Finding:
     return Finding(kind, path, detail)
 
 
-def check(storage: Storage, *, workers: int = 4) -> tuple[list[Finding], Report]:
-    """Everything a full build would change, without changing anything."""
+def check(
+    storage: Storage, *, workers: int = 4, public_url: str | None = None
+) -> tuple[list[Finding], Report]:
+    """Everything a full build would change, without changing anything (pages rendered for
+    ``public_url``, as the build and the refreshes were given)."""
     before = _states(storage)
     dry = DryRun(storage)
-    report = build(dry, workers=workers)
+    report = build(dry, workers=workers, public_url=public_url)
     findings = [Finding("bad file", e.path, e.reason) for e in report.errors]
     after = _states(dry)
     bad = {e.path for e in report.errors}

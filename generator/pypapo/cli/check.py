@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pypapo.cli.common import EXIT_OK, EXIT_SKIPPED, TARGET_HELP, existing_target, printable
+from pypapo.cli.common import (
+    EXIT_OK,
+    EXIT_SKIPPED,
+    PUBLIC_URL_HELP,
+    TARGET_HELP,
+    existing_target,
+    printable,
+    public_url,
+)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,6 +28,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="N",
         help="projects checked in parallel (default: %(default)s)",
     )
+    p.add_argument("--public-url", metavar="URL", help=PUBLIC_URL_HELP)
     p.set_defaults(func=run)
 
 
@@ -28,14 +37,15 @@ def run(args: argparse.Namespace) -> int:
     from pypapo.check import check
     from pypapo.storage import open_storage
 
+    url = public_url(args.public_url)
     storage = open_storage(existing_target(args.target))
-    findings, _ = check(storage, workers=args.workers)
+    findings, _ = check(storage, workers=args.workers, public_url=url)
     for finding in findings:
         sys.stdout.write(f"{printable(str(finding))}\n")
     if args.fix and any(f.kind != "bad file" for f in findings):
-        report = build(storage, workers=args.workers)
+        report = build(storage, workers=args.workers, public_url=url)
         sys.stdout.write(f"fixed: rebuilt {storage.describe()} ({report.writes} objects written)\n")
-        findings, _ = check(storage, workers=args.workers)
+        findings, _ = check(storage, workers=args.workers, public_url=url)
         for finding in findings:
             sys.stdout.write(f"still: {printable(str(finding))}\n")
     bad = sum(f.kind == "bad file" for f in findings)
