@@ -4,6 +4,7 @@ through NGINX."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import random
@@ -21,6 +22,7 @@ from pypapo.sample import SampleProject, sdist_bytes, wheel_bytes
 from pypapo.status import Status, status_document
 from pypapo.storage import FILE_CACHE_CONTROL, YANK_KEY, ObjectChangedError, StorageError
 from pypapo.storage.emulator import EmulatorGCSStorage
+from tests.support.attestations import attestation
 from tests.support.function_server import FunctionServer
 from tests.support.gcs_emulator import Emulator
 from tests.support.index import snapshot, wipe_index
@@ -278,3 +280,37 @@ def test_a_status_object_is_picked_up_by_its_events(function: FunctionServer, bu
     bucket.blob(status).delete()
     assert function.post_event("deleted", status) == 200
     assert snapshot(storage) == before
+
+
+def test_attestations_give_provenance_and_bad_ones_are_acknowledged(
+    gcs_emulator: Emulator, bucket: Any, tmp_path: Path
+) -> None:
+    """PEP 740: an attestation's event publishes the provenance its page links (by the
+    public URL the function is configured with); a bad one is logged as bad input, answered
+    2xx, and the file stays served without provenance."""
+    url = "https://pypi.example.com/"
+    with FunctionServer(
+        gcs_emulator.url, bucket.name, tmp_path / "f.log", PREFIX, public_url=url
+    ) as function:
+        path, data = _wheel("signed", "1.0")
+        assert function.post_event("finalized", _upload(bucket, path, data)) == 200
+        good = attestation(path.rsplit("/", 1)[1], hashlib.sha256(data).hexdigest())
+        name = _upload(bucket, path + ".publish.attestation", json.dumps(good).encode())
+        assert function.post_event("finalized", name) == 200
+        page = json.loads(bucket.get_blob(f"{PREFIX}/simple/signed/index.json").download_as_bytes())
+        assert page["files"][0]["provenance"] == f"{url}{path}.provenance"
+        assert bucket.get_blob(f"{PREFIX}/{path}.provenance") is not None
+        other_path, other = _wheel("signed", "2.0")
+        assert function.post_event("finalized", _upload(bucket, other_path, other)) == 200
+        bad = _upload(bucket, other_path + ".publish.attestation", b"{not json")
+        assert function.post_event("finalized", bad) == 200
+        [error] = [line for line in function.log_lines() if line["severity"] == "ERROR"]
+        assert error["outcome"] == "bad-input"
+        assert error["kind"] == "bad attestation"
+        assert "invalid JSON" in error["message"]
+        page = json.loads(bucket.get_blob(f"{PREFIX}/simple/signed/index.json").download_as_bytes())
+        assert [f.get("provenance") for f in page["files"]] == [f"{url}{path}.provenance", None]
+        # deleting the file removes its document (the attestation left behind is reported)
+        bucket.blob(f"{PREFIX}/{path}").delete()
+        assert function.post_event("deleted", f"{PREFIX}/{path}") == 200
+        assert bucket.get_blob(f"{PREFIX}/{path}.provenance") is None

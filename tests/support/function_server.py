@@ -26,7 +26,15 @@ Mode = Literal["binary", "structured"]
 class FunctionServer:
     """``functions-framework --signature-type=cloudevent`` on a loopback port, stopped by PID."""
 
-    def __init__(self, emulator_url: str, bucket: str, log_path: Path, prefix: str = "") -> None:
+    def __init__(
+        self,
+        emulator_url: str,
+        bucket: str,
+        log_path: Path,
+        prefix: str = "",
+        public_url: str | None = None,
+    ) -> None:
+        self.public_url = public_url
         self.emulator_url = emulator_url.rstrip("/")
         self.bucket = bucket
         self.log_path = log_path
@@ -53,6 +61,8 @@ class FunctionServer:
                 "PYTHONPATH": str(REPO / "generator"),
             }
         )
+        if self.public_url is not None:
+            env["PYPAPO_PUBLIC_URL"] = self.public_url
         self.process = process.start(
             [
                 binary,
