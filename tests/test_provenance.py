@@ -24,6 +24,7 @@ from pypapo.attestation import MAX_ATTESTATION, parse_attestation
 from pypapo.build import build
 from pypapo.errors import BadAttestationError
 from pypapo.layout import attestation_path, is_own_write, provenance_path
+from pypapo.model import ProjectState
 from pypapo.refresh import refresh
 from pypapo.sample import SampleProject, wheel_bytes
 from pypapo.storage import Storage
@@ -375,3 +376,22 @@ def test_check_and_the_cli_take_the_public_url(
     assert "outdated page: simple/foo/index.json" in capsys.readouterr().out
     assert cli.main(["build", str(root), "--public-url", "ftp://x/"]) == 2
     assert "not an absolute http(s) URL" in capsys.readouterr().err
+
+
+def test_a_state_with_attestations_reads_back_and_a_forged_one_does_not(root: Path) -> None:
+    attest_file(root / WHEEL)
+    storage = LocalStorage(root)
+    build(storage, public_url=URL)
+    data = (root / "simple/foo/.state.json").read_bytes()
+    state = ProjectState.from_json(data)
+    (entry,) = state.attestations
+    assert entry.distribution == WHEEL
+    assert state.to_json() == data
+    body = json.loads(data)
+    body["attestations"][0]["path"] = "pkgs/bar-1.0-py3-none-any.whl.publish.attestation"
+    with pytest.raises(ValueError, match="is a file of project 'bar'"):
+        ProjectState.from_json(json.dumps(body).encode())
+    body = json.loads(data)
+    body["attestations"][0]["attestation"] = {"version": 2}
+    with pytest.raises(ValueError, match=r"attestations\[0\].attestation: not an attestation"):
+        ProjectState.from_json(json.dumps(body).encode())

@@ -141,7 +141,7 @@ def _next_attestations(
 ) -> list[Attested]:
     """The attestations once ``paths`` are looked at: a known generation is kept unread."""
     entries = {a.path: a for a in old.attestations}
-    for path in sorted(paths):
+    for path in sorted(paths if attest is not None else ()):
         info = look(path, None)
         cached = entries.pop(path, None)
         if info is None or attest is None:
