@@ -121,7 +121,8 @@ def _seed(storage: Storage) -> None:
 
 
 def _deliver(storage: Storage, path: str, hint: ObjectInfo | None) -> None:
-    refresh(storage, [path], hints={path: hint} if hint is not None else None)
+    # the same event both times: its redelivery takes over the lease the crash left behind
+    refresh(storage, [path], hints={path: hint} if hint is not None else None, event_id="event")
 
 
 def _failing_at(storage: Storage, n: int) -> CountingStorage:
