@@ -102,7 +102,18 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-MEASURES = ("list", "wheels", "upload", "growth", "gcs", "gcsbuild", "rss", "serving", "hostile")
+MEASURES = (
+    "list",
+    "wheels",
+    "upload",
+    "growth",
+    "gcs",
+    "gcsbuild",
+    "bursts",
+    "rss",
+    "serving",
+    "hostile",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return bootstrap(argv)
     args = parse_args(argv)
     sys.path.insert(0, str(REPO))
-    from bench import full_build, measures  # noqa: PLC0415  (needs the repo on sys.path)
+    from bench import bursts, full_build, measures  # noqa: PLC0415  (needs the repo on sys.path)
     from bench.corpus import Spec  # noqa: PLC0415
     from bench.report import Results  # noqa: PLC0415
 
@@ -145,6 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("growth", lambda: [measures.growth(ctx, growth_specs)]),
         ("gcs", lambda: measures.gcs_ops(ctx)),
         ("gcsbuild", lambda: _own_table(builds, full_build.gcs_builds(ctx, gcs_build_spec))),
+        ("bursts", lambda: _own_table(builds, bursts.bursts(ctx))),
         ("rss", lambda: [measures.peak_rss(ctx, big)]),
         ("serving", lambda: [measures.serving(ctx, main_spec, 3 if args.quick else 10)]),
         ("hostile", lambda: _hostile(results, work, runs, quick=args.quick)),

@@ -154,6 +154,8 @@ def _refresh(event: ObjectEvent, fields: dict[str, Any], started: float) -> str:
         [path],
         hints={path: hint} if hint is not None else None,
         public_url=os.environ.get("PYPAPO_PUBLIC_URL") or None,
+        # its redelivery knows its own lease; meeting another's, it hands the path over
+        event_id=event.event_id,
     )
     return _log_report(report, path, fields, started)
 
@@ -173,7 +175,15 @@ def _log_bad_input(error: InputError, fields: dict[str, Any], started: float) ->
 def _log_report(report: Report, path: str, fields: dict[str, Any], started: float) -> str:
     for error in report.errors:
         _log_bad_input(error, fields, started)
-    outcome = "bad-input" if report.errors else ("ignored" if report.ignored else "refreshed")
+    outcome = (
+        "bad-input"
+        if report.errors
+        else "ignored"
+        if report.ignored
+        else "handed-off"
+        if report.handed_off
+        else "refreshed"
+    )
     log(
         "INFO",
         f"{outcome} {path}",

@@ -147,9 +147,9 @@ def _seed(storage: Storage) -> None:
 
 
 def _deliver(storage: Storage, path: str, hint: ObjectInfo | None) -> None:
-    refresh(
-        storage, [path], hints={path: hint} if hint is not None else None, public_url=PUBLIC_URL
-    )
+    # the same event both times: its redelivery takes over the lease the crash left behind
+    hints = {path: hint} if hint is not None else None
+    refresh(storage, [path], hints=hints, event_id="event", public_url=PUBLIC_URL)
 
 
 def _failing_at(storage: Storage, n: int) -> CountingStorage:

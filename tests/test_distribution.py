@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import gzip
 import hashlib
 import io
 import tarfile
@@ -108,7 +109,11 @@ def _zip(members: dict[str, bytes]) -> bytes:
 def _tar(members: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
     """Links first: the tar is walked only up to PKG-INFO (tests/test_archive_tar.py)."""
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+    # a fixed gzip time: the bytes are part of the test ids, which xdist workers must agree on
+    with (
+        gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w") as tf,
+    ):
         for name, target in (links or {}).items():
             info = tarfile.TarInfo(name)
             info.type = tarfile.SYMTYPE

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 from pypi_simple import ProjectPage
@@ -14,6 +15,7 @@ from pypi_simple import ProjectPage
 from pypapo.build import build
 from pypapo.errors import CorruptStateError, DuplicateFileError, InvalidArchiveError
 from pypapo.layout import ROOT_HTML, ROOT_JSON, page_path, state_path
+from pypapo.lease import queue_prefix
 from pypapo.plan import marker_path
 from pypapo.refresh import refresh
 from pypapo.storage import YANK_KEY
@@ -42,10 +44,13 @@ def test_new_upload_indexes_only_its_project(tmp_path: Path) -> None:
     other_before = (tmp_path / page_path("other", "html")).stat().st_mtime_ns
     wheel = add_wheel(tmp_path, "New.Project", "1.0")
     storage = CountingStorage(LocalStorage(tmp_path))
+    listed: list[str] = []
+    storage.before = lambda method, path: listed.append(path) if method == "list" else None
     report = refresh(storage, [_rel(tmp_path, wheel)])
     assert report.errors == []
     assert report.projects == {"new-project"}
-    assert storage.calls["list"] == 0  # never reads the rest of the repository
+    # never reads the rest of the repository: lists only the project's hand-off queue
+    assert listed == [queue_prefix("new-project")]
     assert (tmp_path / page_path("other", "html")).stat().st_mtime_ns == other_before
     assert json.loads((tmp_path / ROOT_JSON).read_bytes())["projects"] == [
         {"name": "new-project"},
@@ -61,12 +66,13 @@ def test_upload_into_existing_project_costs_at_most_twelve_operations(tmp_path: 
     wheel = add_wheel(tmp_path, "proj", "1.1")
     storage = CountingStorage(LocalStorage(tmp_path))
     refresh(storage, [_rel(tmp_path, wheel)])
-    # state, sidecar, index.html, index.json, browse page, publish marker
-    assert storage.calls["put"] == 6
+    # the lease taken (marker busy), state, sidecar, index.html, index.json, browse page,
+    # the lease released (the marker's new digest)
+    assert storage.calls["put"] == 7
     assert storage.calls["stream"] == 1
     assert storage.calls["read_range"] == 0
-    # gets: state, marker, state again; the delete: the marker, before the first write; and
-    # a stat (no event described the object)
+    assert storage.calls["delete"] == 0
+    # gets: marker, state; a stat (no event described the object); the queue listed once
     assert storage.total <= 12, storage.calls
     assert storage.bytes_read <= wheel.stat().st_size + 64 * 1024
 
@@ -183,27 +189,32 @@ def test_same_file_name_twice_serves_the_lowest_path(tmp_path: Path) -> None:
     assert _page(tmp_path, "proj").packages[0].url.endswith("/b/proj-1.0-py3-none-any.whl")
 
 
-def test_interleaved_refreshes_lose_no_update(tmp_path: Path) -> None:
-    """Two refreshes both read the state before either writes: the CAS makes one retry."""
-    one = add_wheel(tmp_path, "proj", "1.0")
-    two = add_sdist(tmp_path, "proj", "1.1")
+def test_an_event_meeting_a_publisher_hands_its_file_over(tmp_path: Path) -> None:
+    """The second event finds the project's lease held: it queues its path and returns; the
+    holder drains the queue after releasing, so no update is lost and nobody retries."""
+    one = _rel(tmp_path, add_wheel(tmp_path, "proj", "1.0"))
+    two = _rel(tmp_path, add_sdist(tmp_path, "proj", "1.1"))
     storage = CountingStorage(LocalStorage(tmp_path))
-    barrier = threading.Barrier(2, timeout=10)
-    armed = threading.local()
+    handed_over = threading.Event()
 
-    def pause_before_state_write(method: str, path: str) -> None:
-        if method == "put" and path == state_path("proj") and not getattr(armed, "done", False):
-            armed.done = True
-            barrier.wait()  # both threads hold a stale token when the first one writes
+    def hold_the_holder(method: str, path: str) -> None:
+        if method == "put" and path == state_path("proj"):
+            assert handed_over.wait(10)  # the holder is mid-publish while the second event runs
 
-    storage.before = pause_before_state_write
+    storage.before = hold_the_holder
     with ThreadPoolExecutor(2) as pool:
-        reports = list(
-            pool.map(lambda p: refresh(storage, [p]), [_rel(tmp_path, one), _rel(tmp_path, two)])
-        )
-    assert sum(r.conflicts for r in reports) >= 1
+        first = pool.submit(refresh, storage, [one], event_id="one")
+        marker = tmp_path / marker_path("proj")
+        while not marker.exists() or not marker.read_bytes().startswith(b"busy"):
+            time.sleep(0.001)  # the lease is taken before the state is written
+        reports = [refresh(storage, [two], event_id="two")]
+        handed_over.set()
+        reports.insert(0, first.result())
+    assert reports[1].handed_off == {"proj"}
+    assert sum(r.conflicts for r in reports) == 0
     names = sorted(p.filename for p in _page(tmp_path, "proj").packages)
-    assert names == sorted([one.name, two.name])
+    assert names == sorted([PurePosixPath(one).name, PurePosixPath(two).name])
+    assert list(storage.list(queue_prefix("proj"))) == []
 
 
 @pytest.mark.parametrize("threads", [4, 8])

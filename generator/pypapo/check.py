@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pypapo.build import build
 from pypapo.layout import BROWSE_PREFIX, INDEX_PREFIX, SIDECAR_SUFFIX, STATE_NAME
+from pypapo.lease import QUEUE_NAME
 from pypapo.model import ProjectState
 from pypapo.plan import MARKER_NAME
 from pypapo.report import Report
@@ -170,6 +171,8 @@ def _describe_change(path: str, existed: bool, data: bytes | None) -> Finding:
         )
     elif path.endswith("/" + STATE_NAME):
         kind, detail = "stale state", "does not match the files"
+    elif QUEUE_NAME in path:
+        kind, detail = "queued", "paths handed to the project's publisher, not yet drained"
     elif path.endswith("/" + MARKER_NAME):
         kind, detail = "unpublished", "the publish marker does not vouch for the pages"
     elif not path.startswith((INDEX_PREFIX, BROWSE_PREFIX)):

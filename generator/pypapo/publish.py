@@ -1,52 +1,39 @@
 """Apply a project's plan to storage: make every object the plan names hold its bytes.
 
-The plan's marker makes "nothing to do" cheap and safe. It is removed (compare-and-swap on
-the token read at the start) before the first write and recreated create-only after the
-last, so a publish that dies half way leaves no marker, and a marker holding the plan's digest
-proves the whole plan was applied. Hence three ways to publish:
+The plan's marker makes "nothing to do" cheap and safe (``lease``: it is also the project's
+publish lease). A marker holding a digest proves that plan was applied in full; a publish takes
+the lease (the marker turns busy) before its first write and releases it with the new digest
+after its last. Hence two ways to publish:
 
-- **current**: the marker holds this plan's digest: nothing to do (one read);
 - **diff**: the marker holds the digest of the plan this state was committed from: every object
   of that plan is in place, so only the objects the two plans disagree on are written;
-- **verify**: anything else (a marker missing after a crash, or from an unknown plan, or a
+- **verify**: anything else (a busy marker left by a publisher that died, an unknown digest, a
   repair): every object is read and compared, and rewritten where it differs.
 
-Losing the marker's compare-and-swap means another publisher ran at the same time: the
-caller starts over from the newest state in verify mode.
+The caller decides "current" (the marker already holds this plan's digest) before publishing.
 """
 
 from __future__ import annotations
 
-import enum
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from pypapo import roots
 from pypapo.layout import sidecar_path
-from pypapo.listing import Listing, checksum_matches
+from pypapo.listing import Listing
 from pypapo.model import FileRecord
-from pypapo.plan import MARKER_CONTENT_TYPE, SIDECAR_CONTENT_TYPE, Page, Plan, Sidecar
+from pypapo.plan import SIDECAR_CONTENT_TYPE, Page, Plan, Sidecar
 from pypapo.report import Report
-from pypapo.storage import ABSENT, FILE_CACHE_CONTROL, Storage
+from pypapo.storage import FILE_CACHE_CONTROL, Storage
 
 SidecarSource = Callable[[FileRecord], bytes | None]
 """The sidecar bytes of a record's generation, or ``None`` when that generation is no longer
 the live object (the state must catch up with it first)."""
 
 
-_ANOTHER_PLAN = b"(listed: another plan's digest)"
-"""What a listed marker whose checksum is not this plan's digest is taken to hold."""
-
-
-class Outcome(enum.Enum):
-    CURRENT = "nothing was written: everything was in place"
-    VOUCHED = "objects were written, then the marker: no other publisher ran meanwhile"
-    REMOVED = "a project without files: its objects were removed, no marker vouches"
-
-
 class LostRaceError(Exception):
-    """Another publisher changed the marker meanwhile: start over, verifying everything."""
+    """The lease could not be taken: the marker changed since it was read."""
 
 
 class ObjectsMovedError(Exception):
@@ -59,51 +46,48 @@ class ObjectsMovedError(Exception):
 
 @dataclass
 class _Writer:
-    """Writes on behalf of one publish, removing the marker before the first of them."""
+    """Writes on behalf of one publish, taking the lease before the first of them."""
 
     storage: Storage
     report: Report
-    marker_path: str
-    marker_token: str
-    invalidated: bool = False
+    before_write: Callable[[], None]
+    wrote: bool = False
 
-    def before_write(self) -> None:
-        if self.invalidated:
-            return
-        if self.marker_token != ABSENT and not self.storage.delete(
-            self.marker_path, if_token=self.marker_token
-        ):
-            raise LostRaceError
-        self.invalidated = True
-        self.marker_token = ABSENT
+    def touch(self) -> None:
+        self.before_write()
+        self.wrote = True
 
     def put(
         self, path: str, data: bytes, content_type: str, cache_control: str | None = None
     ) -> None:
-        self.before_write()
+        self.touch()
         if cache_control is None:
             self.storage.put(path, data, content_type=content_type)
         else:
             self.storage.put(path, data, content_type=content_type, cache_control=cache_control)
         self.report.writes += 1
+        self.wrote = True
 
     def delete(self, path: str) -> None:
-        self.before_write()
+        self.touch()
         if self.storage.delete(path):
             self.report.writes += 1
 
 
 @dataclass
 class Publish:
-    """One project's publish. ``trusted`` is the plan the committed state came from (its
-    objects are in place if the marker says so); ``trust_marker`` is off for repairs and after
-    a lost race; ``gone`` are paths the refresh was about that have no record (their sidecars
-    must not exist); ``root`` is off in builds, which settle the root pages once at the end."""
+    """One project's publish. ``stored`` is the marker's bytes as read before; ``trusted`` the
+    plan the committed state came from (its objects are in place if the marker holds its
+    digest); ``trust_marker`` is off for repairs and after a lost lease; ``gone`` are paths the
+    refresh was about that have no record (their sidecars must not exist); ``root`` is off in
+    builds, which settle the root pages once at the end; ``before_write`` takes the lease."""
 
     storage: Storage
     plan: Plan
     sidecars: SidecarSource
     report: Report
+    stored: bytes | None
+    before_write: Callable[[], None]
     trusted: Plan | None = None
     trust_marker: bool = True
     gone: Iterable[str] = ()
@@ -120,27 +104,18 @@ class Publish:
     _vouched: frozenset[tuple[str, str]] = field(default=frozenset(), init=False)
     """Sidecars (path, sha256) of the plan the listed marker holds the digest of."""
 
-    def run(self) -> Outcome:
-        """Apply the plan. Raises ``LostRaceError`` or ``ObjectsMovedError`` (the caller
-        re-reads the state and tries again)."""
-        marker = self.plan.marker()
-        stored, token = self._stored_marker(marker)
-        if self.trust_marker and marker.data is not None and stored == marker.data:
-            return Outcome.CURRENT
-        base = self._base(stored)
-        self._vouched = self._vouched_sidecars(stored)
-        writer = _Writer(self.storage, self.report, marker.path, token)
-        if marker.data is None:
-            writer.before_write()  # a project going away: no marker may outlive its pages
+    def run(self) -> bool:
+        """Apply the plan; whether anything was written. Raises ``LostRaceError`` (from
+        ``before_write``) or ``ObjectsMovedError`` (the caller re-reads the state)."""
+        base = self._base(self.stored)
+        self._vouched = self._vouched_sidecars(self.stored)
+        writer = _Writer(self.storage, self.report, self.before_write)
+        if self.plan.marker().data is None and self.stored is not None:
+            self.before_write()  # a project going away: no marker may outlive its pages
         self._apply(writer, base)
         if self.moved:
             raise ObjectsMovedError(self.moved)
-        if marker.data is None:
-            return Outcome.REMOVED
-        if writer.invalidated or stored != marker.data:
-            self._put_marker(writer, marker.data, token)
-            return Outcome.VOUCHED
-        return Outcome.CURRENT
+        return writer.wrote
 
     def _vouched_sidecars(self, stored: bytes | None) -> frozenset[tuple[str, str]]:
         """With a listing: the sidecars of this plan or of the one the state was committed
@@ -151,22 +126,6 @@ class Publish:
             if plan is not None and data is not None and stored == data:
                 return frozenset((s.path, s.sha256) for s in plan.sidecars)
         return frozenset()
-
-    def _stored_marker(self, marker: Page) -> tuple[bytes | None, str]:
-        """The marker's bytes (as far as they matter: which known plan's digest, if any) and
-        token. From the listing when its checksum decides: the token is then the listed
-        generation, so a marker changed since the listing fails the compare-and-swap."""
-        info = self.listing.objects.get(marker.path) if self.listing is not None else None
-        if self.listing is not None and info is None:
-            return None, ABSENT
-        if info is not None and info.checksum is not None:
-            known = [p.marker().data for p in (self.plan, self.trusted) if p is not None]
-            verdicts = [(d, checksum_matches(info.checksum, d)) for d in known if d is not None]
-            if all(verdict is not None for _, verdict in verdicts):
-                found = next((d for d, verdict in verdicts if verdict), _ANOTHER_PLAN)
-                return found, info.generation
-        blob = self.storage.get(marker.path)
-        return (blob.data, blob.token) if blob is not None else (None, ABSENT)
 
     def _base(self, stored: bytes | None) -> Plan | None:
         """The plan whose objects are known to be in place, or None: verify everything."""
@@ -193,7 +152,7 @@ class Publish:
                 lambda names: names | {project} if listed else names - {project},
                 self.report,
                 verify=base is None,
-                before_write=writer.before_write,
+                before_write=writer.touch,
             )
         self._page(writer, self.plan.json, known)
         self._page(writer, self.plan.browse, known)
@@ -265,15 +224,3 @@ class Publish:
             return
         writer.put(sidecar.path, data, SIDECAR_CONTENT_TYPE, FILE_CACHE_CONTROL)
         self.in_place.add(key)
-
-    def _put_marker(self, writer: _Writer, data: bytes, token: str) -> None:
-        # create-only after our own removal: another publisher that finished meanwhile owns it
-        if_token = ABSENT if writer.invalidated else token
-        if (
-            self.storage.put(
-                writer.marker_path, data, content_type=MARKER_CONTENT_TYPE, if_token=if_token
-            )
-            is None
-        ):
-            raise LostRaceError
-        self.report.writes += 1

@@ -1,33 +1,39 @@
 """Bring the index up to date for changed objects: state-based, concurrent-safe, O(project).
 
 For each path the object is looked at *as it is now*; the event that named it is only a hint,
-so duplicated, reordered and stale events converge to the same pages. Per project, in a loop
-that starts over (verifying everything) whenever another writer got in between:
+so duplicated, reordered and stale events converge to the same pages. Per project:
 
-1. read the project state (``state``) and work out the next one from the objects; commit it by
-   compare-and-swap if it changed;
-2. publish the plan of the committed state (``plan``, ``publish``): sidecars, pages, the root
-   membership, and the marker that says all of it is in place;
-3. read the state's token again: a newer commit means this publish may have overwritten newer
-   pages, so go round again from the newer state.
+1. read the publish marker, which is also the project's lease (``lease``): held by another
+   publisher, an event hands its paths over through the project's queue and is done (a command
+   line or a build waits instead);
+2. read the project state (``state``) and what the queue holds, and work out the next state;
+   nothing to do when it is unchanged and the marker holds its plan's digest;
+3. otherwise take the lease (before the first write), commit the state by compare-and-swap,
+   publish its plan (``plan``, ``publish``), drop the intents it drained, release the lease
+   with the plan's digest, and list the queue again: whatever arrived meanwhile is drained in
+   another round.
 
-Step 2 depends only on the committed state, never on what this run parsed, so any refresh of a
+Step 3 depends only on the committed state, never on what this run parsed, so any refresh of a
 project — a redelivered event included — completes whatever an earlier one left half done.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import enum
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from packaging.utils import NormalizedName
 
+from pypapo import lease
 from pypapo.attestation import Attested, read_attestation
-from pypapo.cas import attempts, token_of
+from pypapo.cas import attempts
 from pypapo.distribution import Parsed, parse_distribution
 from pypapo.errors import (
     BadAttestationError,
     BadDistributionError,
+    ConflictError,
     CorruptStateError,
     InputError,
     ReservedPathError,
@@ -41,19 +47,30 @@ from pypapo.layout import (
     looks_like_distribution,
     parse_dist_filename,
     quarantine_path,
-    state_path,
     status_path,
     status_project,
 )
+from pypapo.lease import Intent, Marker, hints_for, holder_id, read_marker, read_queue
 from pypapo.listing import Listing
 from pypapo.model import FileRecord, ProjectState
-from pypapo.plan import project_plan, stale_provenance
-from pypapo.publish import LostRaceError, ObjectsMovedError, Outcome, Publish
+from pypapo.plan import Plan, marker_path, project_plan, stale_provenance
+from pypapo.publish import LostRaceError, ObjectsMovedError, Publish
 from pypapo.report import Report
-from pypapo.state import commit, load_state, needs_commit, next_state
+from pypapo.state import Loaded, commit, load_state, needs_commit, next_state
 from pypapo.storage import ObjectChangedError, ObjectInfo, Storage
 
 __all__ = ["Report", "group", "refresh", "update_project"]
+
+
+class _Step(enum.Enum):
+    DONE = "the project is published, or handed to the lease holder"
+    AGAIN = "more to do at once: the queue filled meanwhile, or the lease came free"
+    CONFLICT = "another writer got in between: back off, then read everything again"
+
+
+MAX_ROUNDS = 10_000
+"""Drain rounds one refresh runs at most: a queue refilled faster than it drains for longer
+than that is left to the next event's holder."""
 
 
 @dataclass
@@ -64,26 +81,62 @@ class _Project:
     project: NormalizedName
     paths: set[str]
     known: Mapping[str, ObjectInfo] = field(default_factory=dict)
-    hints: Mapping[str, ObjectInfo] = field(default_factory=dict)
+    hints: dict[str, ObjectInfo] = field(default_factory=dict)
     repair: bool = False
     markers: frozenset[str] = frozenset()
     """Quarantine markers and provenance documents a build listed for the project: those the
     plan lacks go."""
+    holder: str = field(default_factory=lambda: holder_id(None))
+    handoff: bool = False
+    """Serving an event: hand the paths to a lease holder rather than wait for it."""
     report: Report = field(default_factory=Report)
     parsed: dict[tuple[str, str], Parsed | BadDistributionError] = field(default_factory=dict)
     sidecars_in_place: set[tuple[str, str]] = field(default_factory=set)
+    held: Marker | None = None
+    """Our busy marker while this refresh holds the lease."""
+    verify: bool = False
+    """Trust no marker: an intent asked for it, or our lease was taken over."""
+    pending: list[str] = field(default_factory=list)
+    """Intents the queue was last seen to hold (read at the start of the next round)."""
+    drained: dict[str, str] = field(default_factory=dict)
+    """Intents read (path: token), dropped once their paths are published."""
+    queue_errors: list[InputError] = field(default_factory=list)
+    lost_lease: bool = False
+    taken_from: bytes | None = None
+    """The marker's bytes before we took the lease."""
     public_url: str | None = None
     """Where the storage's root is served: pages link provenance documents by a full URL."""
     attested: dict[tuple[str, str], Attested | BadAttestationError] = field(default_factory=dict)
 
     def run(self) -> Report:
-        for attempt in attempts(f"project {self.project!r}"):
-            if self._attempt(first=attempt == 0):
+        tries = attempts(f"project {self.project!r}")
+        next(tries)
+        first = True
+        for _ in range(MAX_ROUNDS):
+            step = self._attempt(first=first)
+            if step is _Step.DONE:
                 return self.report
-            self.report.conflicts += 1
-        raise AssertionError("unreachable")  # pragma: no cover (attempts raises)
+            first = False
+            if step is _Step.CONFLICT:
+                self.report.conflicts += 1
+                next(tries)
+        raise ConflictError(f"project {self.project!r} (its queue kept refilling)", MAX_ROUNDS)
 
-    def _attempt(self, *, first: bool) -> bool:
+    @property
+    def _marker_path(self) -> str:
+        return marker_path(self.project)
+
+    def _attempt(self, *, first: bool) -> _Step:
+        listing = Listing(self.known) if first and self.repair and self.known else None
+        marker = self.held
+        if marker is None and listing is None:
+            marker = read_marker(self.storage, self._marker_path)
+            step = self._enter(marker)
+            if step is not None:
+                return step
+        if listing is not None:
+            self.pending = self._listed_queue(listing)
+        self._take_queue()
         loaded = load_state(self.storage, self.project, repair=self.repair)
         candidates = self.paths | (_recorded(loaded.state) if self.repair else set())
         try:
@@ -96,56 +149,182 @@ class _Project:
                 attest=self._attest,
             )
         except ObjectChangedError:
-            return False
-        token = loaded.token
-        if needs_commit(loaded, new, repair=self.repair):
-            committed = commit(self.storage, loaded, new)
-            if committed is None:
-                return False
-            token = committed
-            self.report.writes += 1
+            return _Step.CONFLICT
         plan = project_plan(new, self.public_url)
         # the plan renders every page: an unchanged state (a duplicate event) is rendered once
-        trusted = (
-            None
-            if not first
-            else plan
-            if new == loaded.state
-            else project_plan(loaded.state, self.public_url)
-        )
-        publish = Publish(
-            self.storage,
-            plan,
-            self._sidecar,
-            self.report,
+        trusted = plan if new == loaded.state else project_plan(loaded.state, self.public_url)
+        if marker is None:  # a build: the listing tells which plan's digest the marker holds
+            known = [d for d in (plan.marker().data, trusted.marker().data) if d is not None]
+            marker = read_marker(self.storage, self._marker_path, listing, known)
+            if self._blocked_by(marker):
+                return self._blocked()
+        digest = plan.marker().data
+        trust = not self.repair and not self.verify
+        if trust and new == loaded.state and digest is not None and marker.data == digest:
+            # current (a lease taken eagerly for a duplicate event goes back as it was)
+            return self._close(marker, digest, new, errors, relist=listing is None)
+        step = self._publish(
+            marker=marker,
+            loaded=loaded,
+            new=new,
+            plan=plan,
             trusted=trusted,
-            trust_marker=first and not self.repair,
-            gone=sorted(p for p in candidates - set(new.by_path()) if looks_like_distribution(p)),
-            stale=self._stale(new, candidates) + stale_provenance(new, candidates),
-            root=not self.repair,
-            # a build's listing of the project's objects stands in for reading each of them
-            listing=Listing(self.known) if first and self.repair and self.known else None,
-            in_place=self.sidecars_in_place,
+            candidates=candidates,
+            listing=listing,
         )
+        if step is not None:
+            return step
+        return self._close(marker, digest, new, errors, relist=listing is None)
+
+    def _close(
+        self,
+        marker: Marker,
+        digest: bytes | None,
+        new: ProjectState,
+        errors: Sequence[InputError],
+        *,
+        relist: bool,
+    ) -> _Step:
+        if self.held is None and marker.data != digest:
+            # nothing was written, but the marker does not say so (lost in a crash): one swap,
+            # which fails if anyone took the lease since it was read
+            try:
+                self._take(marker)
+            except LostRaceError:
+                return _Step.CONFLICT
+        if self.held is not None:
+            return self._release(self.held, digest, new, errors)
+        return self._finish(new, errors, relist=relist)
+
+    def _publish(
+        self,
+        *,
+        marker: Marker,
+        loaded: Loaded,
+        new: ProjectState,
+        plan: Plan,
+        trusted: Plan,
+        candidates: set[str],
+        listing: Listing | None,
+    ) -> _Step | None:
+        """Commit (under the lease) and publish; ``None`` when done, else the step to take."""
         try:
-            wrote = publish.run()
+            if needs_commit(loaded, new, repair=self.repair):
+                self._take(marker)
+                if commit(self.storage, loaded, new) is None:
+                    return _Step.CONFLICT
+                self.report.writes += 1
+            Publish(
+                self.storage,
+                plan,
+                self._sidecar,
+                self.report,
+                stored=None if marker.busy else marker.data,
+                before_write=lambda: self._take(marker),
+                trusted=trusted,
+                trust_marker=not self.repair and not self.verify,
+                gone=sorted(
+                    p for p in candidates - set(new.by_path()) if looks_like_distribution(p)
+                ),
+                stale=self._stale(new, candidates) + stale_provenance(new, candidates),
+                root=not self.repair,
+                # a build's listing of the project's objects stands in for reading each of them
+                listing=listing,
+                in_place=self.sidecars_in_place,
+            ).run()
         except LostRaceError:
-            return False
+            return _Step.CONFLICT
         except ObjectsMovedError as e:
             self.paths |= e.paths  # the state catches up with them on the next attempt
-            return False
-        # a newer commit may have met this publish half way: go round from it. (Stopping after
-        # a vouched marker is not enough: on a folder, tokens are content hashes, so a marker
-        # removed and written again with the same digest looks untouched to a compare-and-swap.)
-        if wrote is not Outcome.CURRENT and (
-            token_of(self.storage, state_path(self.project)) != token
-        ):
-            return False
-        self.report.errors = list[InputError](errors)
+            return _Step.CONFLICT
+        return None
+
+    def _take_queue(self) -> None:
+        """Read the intents last seen in the queue; their paths join this refresh."""
+        taken = read_queue(self.storage, self.pending)
+        self.pending = []
+        self.paths |= taken.intent.paths
+        self.hints.update(taken.intent.hints)
+        self.verify |= taken.intent.verify
+        self.drained.update(taken.tokens)
+        self.queue_errors += taken.errors
+
+    def _listed_queue(self, listing: Listing) -> list[str]:
+        prefix = lease.queue_prefix(self.project)
+        return sorted(p for p in listing.objects if p.startswith(prefix))
+
+    def _enter(self, marker: Marker) -> _Step | None:
+        """Hand over or wait if the lease is someone else's. An event's new upload always has
+        work to do: it takes the lease before reading anything more, so that the losers of a
+        burst hand over cheaply (nothing read in vain)."""
+        if self._blocked_by(marker):
+            return self._blocked()
+        if self.hints and self.held is None:
+            try:
+                self._take(marker)
+            except LostRaceError:
+                return _Step.CONFLICT
+        return None
+
+    def _blocked_by(self, marker: Marker) -> bool:
+        """Held by another, or by another delivery of our own event after it took our lease
+        over (at-least-once delivery runs copies at once): we hand over instead of fighting."""
+        if self.lost_lease and marker.holder == self.holder:
+            return True
+        return marker.held_by_other(self.holder, time.time())
+
+    def _blocked(self) -> _Step:
+        """The lease is someone else's: hand the paths over (an event), or wait (a command
+        line, a build). After handing over, the marker is read again: still busy, its holder
+        will list the queue after releasing; free, this refresh drains the queue itself."""
+        if not self.handoff:
+            lease.wait_until_free(self.storage, self._marker_path, self.holder)
+            return _Step.AGAIN
+        intent = Intent(set(self.paths), hints_for(self.paths, self.hints), self.verify)
+        mine = lease.enqueue(self.storage, self.project, intent, self.holder)
+        if self._blocked_by(read_marker(self.storage, self._marker_path)):
+            self.report.handed_off.add(self.project)
+            return _Step.DONE
+        self.pending = [mine]  # free now: drain our own intent (and whatever else is there)
+        return _Step.AGAIN
+
+    def _take(self, marker: Marker) -> None:
+        if self.held is None:
+            held = lease.take(self.storage, self._marker_path, marker, self.holder)
+            if held is None:
+                raise LostRaceError
+            self.held, self.taken_from = held, marker.data
+
+    def _release(
+        self, held: Marker, digest: bytes | None, new: ProjectState, errors: Sequence[InputError]
+    ) -> _Step:
+        lease.drop(self.storage, self.drained)
+        self.drained = {}
+        self.held = None
+        if not lease.release(self.storage, self._marker_path, held, digest):
+            # our lease lapsed and was taken over: our writes may have landed on the new
+            # holder's, so whoever publishes next verifies everything
+            self.verify = self.lost_lease = True
+            return _Step.CONFLICT
+        if digest != self.taken_from:
+            self.report.writes += 1  # the marker changed, not just came and went busy
+        return self._finish(new, errors, relist=True)
+
+    def _finish(self, new: ProjectState, errors: Sequence[InputError], *, relist: bool) -> _Step:
+        """Done, unless the queue holds intents: a holder lists it after releasing (the
+        enqueuers count on that), and so does a refresh with nothing to do (it may be the
+        redelivery of a holder that died between the two). A build that took no lease has
+        its listing's word for the queue: any intent since was handed to a holder."""
+        lease.drop(self.storage, self.drained)
+        self.drained = {}
+        self.pending = lease.queued(self.storage, self.project) if relist else []
+        if self.pending:
+            return _Step.AGAIN
+        self.report.errors = [*self.queue_errors, *errors]
         if new.exists:
             self.report.projects.add(self.project)
             self.report.files = len(new.served())
-        return True
+        return _Step.DONE
 
     def _read(self, path: str) -> bytes | None:
         blob = self.storage.get(path)
@@ -171,12 +350,11 @@ class _Project:
         that generation fails unless it is still the live one (the read is pinned to it), and a
         failed read retries with a stat. A hint for a generation already indexed could carry
         older metadata (a yank) than the object has, so that takes a stat."""
-        if first:
-            if path in self.known:
-                return self.known[path]
-            hint = self.hints.get(path)
-            if hint is not None and (cached is None or cached.generation != hint.generation):
-                return hint
+        if first and path in self.known:
+            return self.known[path]
+        hint = self.hints.pop(path, None)  # trusted once, like a build's listing
+        if hint is not None and (cached is None or cached.generation != hint.generation):
+            return hint
         return self.storage.stat(path)
 
     def _parse(self, info: ObjectInfo) -> Parsed | BadDistributionError:
@@ -230,19 +408,24 @@ def update_project(
     hints: Mapping[str, ObjectInfo] | None = None,
     repair: bool = False,
     markers: Iterable[str] = (),
+    event_id: str | None = None,
     public_url: str | None = None,
 ) -> Report:
     """Refresh one project for these paths. ``known`` are listing entries a build trusts on
     its first attempt; ``repair`` re-looks at every recorded file, starts over from an
-    unreadable state and verifies every object instead of trusting the publish marker."""
+    unreadable state and verifies every object instead of trusting the publish marker.
+    ``event_id``: the refresh serves that event, whose failure would be redelivered, so it may
+    hand its paths to the project's lease holder and return (else it waits for the lease)."""
     job = _Project(
         storage,
         project,
         set(paths),
         known or {},
-        hints or {},
+        dict(hints or {}),
         repair,
         frozenset(markers),
+        holder_id(event_id),
+        handoff=event_id is not None,
         public_url=public_url,
     )
     return job.run()
@@ -293,20 +476,29 @@ def refresh(
     paths: Iterable[str],
     *,
     hints: Mapping[str, ObjectInfo] | None = None,
+    event_id: str | None = None,
     public_url: str | None = None,
 ) -> Report:
     """Update the index for these changed object paths; reads only the affected projects.
 
     ``hints`` are what the events said of the objects (a finalized object's size, generation,
     creation time and metadata); they save a stat per new upload and are never trusted further
-    than a read pinned to their generation. ``public_url`` is where the storage's root is
-    served (provenance links need a full URL).
+    than a read pinned to their generation. ``event_id`` names the event being served (see
+    ``update_project``). ``public_url`` is where the storage's root is served (provenance links
+    need a full URL).
     """
     report = Report()
     for project, project_paths in sorted(group(paths, report).items()):
         try:
             report.merge(
-                update_project(storage, project, project_paths, hints=hints, public_url=public_url)
+                update_project(
+                    storage,
+                    project,
+                    project_paths,
+                    hints=hints,
+                    event_id=event_id,
+                    public_url=public_url,
+                )
             )
         except CorruptStateError as e:  # other projects still get their refresh
             report.errors.append(e)

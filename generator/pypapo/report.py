@@ -17,6 +17,8 @@ class Report:
     ignored: list[str] = field(default_factory=list)
     writes: int = 0
     conflicts: int = 0
+    handed_off: set[str] = field(default_factory=set)
+    """Projects whose lease was held by another refresh, which was handed the paths."""
 
     def merge(self, other: Report) -> None:
         self.projects |= other.projects
@@ -25,3 +27,4 @@ class Report:
         self.ignored += other.ignored
         self.writes += other.writes
         self.conflicts += other.conflicts
+        self.handed_off |= other.handed_off

@@ -106,8 +106,9 @@ def check_invariant(
         # by delivery time); the function passes that description to refresh
         events.append((path, storage.stat(path) if isinstance(op, Upload) else None))
         if rng.random() < 0.5:  # some events arrive while uploads are still going on
-            _deliver(storage, events[-1])
-    deliveries = [e for e in events for _ in range(rng.randint(1, 3))]
+            _deliver(storage, (len(events) - 1, events[-1]))
+    # every event is delivered at least once, some several times (at once, maybe)
+    deliveries = [e for e in enumerate(events) for _ in range(rng.randint(1, 3))]
     rng.shuffle(deliveries)
     with ThreadPoolExecutor(max_workers=threads) as pool:
         list(pool.map(lambda e: _deliver(storage, e), deliveries))
@@ -124,9 +125,10 @@ def check_invariant(
             assert storage.stat(path.removesuffix(SIDECAR_SUFFIX)) is not None
 
 
-def _deliver(storage: Storage, event: tuple[str, ObjectInfo | None]) -> None:
-    path, hint = event
-    refresh(storage, [path], hints={path: hint} if hint is not None else None)
+def _deliver(storage: Storage, event: tuple[int, tuple[str, ObjectInfo | None]]) -> None:
+    number, (path, hint) = event
+    hints = {path: hint} if hint is not None else None
+    refresh(storage, [path], hints=hints, event_id=f"event-{number}")
 
 
 def local_put(root: Path) -> Callable[[str, bytes], None]:

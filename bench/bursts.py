@@ -1,0 +1,120 @@
+"""Bursts of events (issue 18) on the GCS emulator behind a proxy that adds GCS's latency to
+every request: a release of many wheels of one project, against as many new versions of as
+many projects, delivered concurrently as Eventarc delivers them (each its own refresh, with
+the event's description and id). Requests are counted at the proxy; the bench fails unless the
+index ends byte-identical to a scratch build.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from bench import report
+from bench.delay_proxy import ProxyStats, proxy_process
+from bench.full_build import DELAY, _client, _storage
+from bench.report import Row, Samples
+from bench.servers import gcs_emulator
+from pypapo.build import build
+from pypapo.layout import is_own_write
+from pypapo.refresh import refresh
+from pypapo.sample import SampleProject, wheel_bytes
+from pypapo.storage import ObjectInfo, Storage
+from pypapo.storage.emulator import EmulatorGCSStorage
+
+FILES = 60
+CONCURRENCY = (8, 32)
+
+Event = tuple[str, ObjectInfo]
+
+
+def _put(storage: Storage, path: str, data: bytes) -> Event:
+    storage.put(path, data, content_type="application/octet-stream")
+    info = storage.stat(path)
+    assert info is not None
+    return path, info
+
+
+def hot(direct: Storage) -> list[Event]:
+    """One version of one project as FILES platform wheels (a cibuildwheel run)."""
+    project = SampleProject("hotpkg", "2.0")
+    tags = [f"cp312-cp312-manylinux_2_17_x86_64_{n}" for n in range(FILES)]
+    return [_put(direct, f"packages/hotpkg-2.0-{t}.whl", wheel_bytes(project, t)) for t in tags]
+
+
+def spread(direct: Storage) -> list[Event]:
+    """A new version of each of FILES projects that exist already."""
+
+    def version(v: str) -> list[Event]:
+        projects = [SampleProject(f"p{n}", v) for n in range(FILES)]
+        return [_put(direct, f"packages/{p.stem}-py3-none-any.whl", wheel_bytes(p))
+                for p in projects]  # fmt: skip
+
+    version("1.0")
+    build(direct)
+    return version("2.0")
+
+
+def _deliver(storage: Storage, events: list[Event], concurrency: int) -> None:
+    def one(numbered: tuple[int, Event]) -> None:
+        number, (path, hint) = numbered
+        refresh(storage, [path], hints={path: hint}, event_id=f"bench-{number}")
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(one, enumerate(events)))
+
+
+def _index(storage: Storage) -> dict[str, bytes]:
+    found = {}
+    for info in storage.list():
+        if is_own_write(info.path):
+            blob = storage.get(info.path)
+            assert blob is not None
+            found[info.path] = blob.data
+    return found
+
+
+def _burst(
+    emulator: str, url: str, stats: ProxyStats, corpus: Callable[[Storage], list[Event]], n: int
+) -> float:
+    """Requests per event of one burst; checked against a scratch build of the same files."""
+    name = f"burst-{uuid.uuid4().hex[:12]}"
+    _client(emulator).create_bucket(name)
+    direct: EmulatorGCSStorage = _storage(emulator, name)
+    events = corpus(direct)
+    stats.reset()
+    _deliver(_storage(url, name), events, n)
+    requests, _ = stats.read()
+    after = _index(direct)
+    for path in after:
+        direct.delete(path)
+    build(direct)
+    if _index(direct) != after:
+        raise RuntimeError(f"{corpus.__name__} at {n} concurrent differs from a scratch build")
+    return requests / len(events)
+
+
+def bursts(ctx: Any) -> list[Row]:
+    work = ctx.fresh("bursts")
+    measured: dict[tuple[str, int], float] = {}
+    with gcs_emulator(work) as emulator, proxy_process(emulator, DELAY, work) as (url, stats):
+        for n in CONCURRENCY:
+            for corpus in (spread, hot):
+                measured[corpus.__name__, n] = _burst(emulator, url, stats, corpus, n)
+                ctx.log(f"  {corpus.__name__} at {n}: {measured[corpus.__name__, n]:.1f}/event")
+    where = f"GCS emulator + {DELAY * 1000:.0f} ms per request"
+    rows = []
+    for n in CONCURRENCY:
+        limit = 2 * measured["spread", n]
+        rows.append(report.bounded(
+            f"hot release {n}",
+            f"{FILES} wheels of one project, {n} events at once: requests per event ({where})",
+            Samples((measured["hot", n],), "requests"),
+            limit=min(16.0, limit), target=f"<= 2x spread ({limit:.0f}) and <= 16",
+            note=f"{FILES} new versions of {FILES} projects at {n} at once: "
+            f"{measured['spread', n]:.1f} per event; was 51-83 per event for the hot release; "
+            "pages identical to a scratch build",
+        ))  # fmt: skip
+    return rows
