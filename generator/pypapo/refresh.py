@@ -267,7 +267,7 @@ class _Project:
         line, a build). After handing over, the marker is read again: still busy, its holder
         will list the queue after releasing; free, this refresh drains the queue itself."""
         if not self.handoff:
-            lease.wait_until_free(self.storage, self._marker_path, self.holder)
+            lease.wait_until_free(self.storage, self._marker_path, self._blocked_by)
             return _Step.AGAIN
         intent = Intent(set(self.paths), hints_for(self.paths, self.hints), self.verify)
         mine = lease.enqueue(self.storage, self.project, intent, self.holder)
@@ -388,12 +388,15 @@ def update_project(
     repair: bool = False,
     markers: Iterable[str] = (),
     event_id: str | None = None,
+    holder: str | None = None,
 ) -> Report:
     """Refresh one project for these paths. ``known`` are listing entries a build trusts on
     its first attempt; ``repair`` re-looks at every recorded file, starts over from an
     unreadable state and verifies every object instead of trusting the publish marker.
     ``event_id``: the refresh serves that event, whose failure would be redelivered, so it may
-    hand its paths to the project's lease holder and return (else it waits for the lease)."""
+    hand its paths to the project's lease holder and return (else it waits for the lease).
+    ``holder``: who takes the lease otherwise (``lease.operator_holder`` for a command line);
+    random by default."""
     job = _Project(
         storage,
         project,
@@ -402,7 +405,7 @@ def update_project(
         dict(hints or {}),
         repair,
         frozenset(markers),
-        holder_id(event_id),
+        holder or holder_id(event_id),
         handoff=event_id is not None,
     )
     return job.run()
@@ -451,19 +454,22 @@ def refresh(
     *,
     hints: Mapping[str, ObjectInfo] | None = None,
     event_id: str | None = None,
+    holder: str | None = None,
 ) -> Report:
     """Update the index for these changed object paths; reads only the affected projects.
 
     ``hints`` are what the events said of the objects (a finalized object's size, generation,
     creation time and metadata); they save a stat per new upload and are never trusted further
-    than a read pinned to their generation. ``event_id`` names the event being served (see
-    ``update_project``).
+    than a read pinned to their generation. ``event_id`` names the event being served and ``holder``
+    who takes leases (see ``update_project``).
     """
     report = Report()
     for project, project_paths in sorted(group(paths, report).items()):
         try:
             report.merge(
-                update_project(storage, project, project_paths, hints=hints, event_id=event_id)
+                update_project(
+                    storage, project, project_paths, hints=hints, event_id=event_id, holder=holder
+                )
             )
         except CorruptStateError as e:  # other projects still get their refresh
             report.errors.append(e)

@@ -71,11 +71,12 @@ def sweep(storage: Storage) -> None:
 
 
 def run_refresh(args: argparse.Namespace) -> int:
+    from pypapo.lease import operator_holder
     from pypapo.refresh import refresh
     from pypapo.storage import open_storage
 
     storage = open_storage(existing_target(args.target))
-    report = refresh(storage, args.paths)
+    report = refresh(storage, args.paths, holder=operator_holder(storage.describe()))
     code = print_errors(report)
     print(summary(report, "refreshed"))
     return code
