@@ -217,6 +217,7 @@ class _Project:
                 gone=sorted(candidates - set(new.by_path()) - {status_path(self.project)}),
                 stale=self._stale(new, candidates),
                 root=not self.repair,
+                holder=self.holder,
                 # a build's listing of the project's objects stands in for reading each of them
                 listing=listing,
                 in_place=self.sidecars_in_place,
@@ -260,7 +261,9 @@ class _Project:
         over (at-least-once delivery runs copies at once): we hand over instead of fighting."""
         if self.lost_lease and marker.holder == self.holder:
             return True
-        return marker.held_by_other(self.holder, time.time())
+        # a build repairs: it takes any lease over (its holder, if alive, loses its release
+        # and hands a verifying publish over: safe, only more work)
+        return not self.repair and marker.held_by_other(self.holder, time.time())
 
     def _blocked(self) -> _Step:
         """The lease is someone else's: hand the paths over (an event), or wait (a command
