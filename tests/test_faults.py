@@ -212,8 +212,9 @@ def test_refresh_and_build_converge_under_faults(gcs_bucket: Any, proxy: FaultPr
     redeliveries: Counter[str] = Counter()
 
     # every event delivered twice, as at-least-once delivery may
-    for path in [*files, *files]:
-        report = _redeliver(partial(refresh, impatient, [path]), redeliveries)
+    for number, path in enumerate([*files, *files]):
+        deliver = partial(refresh, impatient, [path], event_id=f"event-{number}")
+        report = _redeliver(deliver, redeliveries)
         assert report.errors == []
     assert redeliveries["storage error"] > 0  # refreshes really died and were redelivered
     incremental = snapshot(clean)

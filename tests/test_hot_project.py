@@ -77,6 +77,21 @@ def _spread(root: Path, storage: Storage) -> list[tuple[str, ObjectInfo | None]]
     return events
 
 
+def _new_projects(root: Path, storage: Storage) -> list[tuple[str, ObjectInfo | None]]:
+    """As many new projects into an index of 300 (their root pages grow)."""
+    for n in range(300):
+        old = SampleProject(f"old{n}", "1.0")
+        _upload(root, storage, f"packages/{old.stem}-py3-none-any.whl", wheel_bytes(old))
+    build(storage)
+    events: list[tuple[str, ObjectInfo | None]] = []
+    for n in range(FILES):
+        new = SampleProject(f"new{n}", "1.0")
+        events.append(
+            _upload(root, storage, f"packages/{new.stem}-py3-none-any.whl", wheel_bytes(new))
+        )
+    return events
+
+
 def _requests_per_event(
     tmp_path: Path,
     corpus: Callable[[Path, Storage], list[tuple[str, ObjectInfo | None]]],
@@ -102,6 +117,17 @@ def test_a_burst_into_one_project_costs_about_what_a_spread_burst_costs(
     spread = _requests_per_event(tmp_path, _spread, concurrency)
     hot = _requests_per_event(tmp_path, _hot, concurrency)
     assert hot <= 2 * spread, f"{hot:.1f} requests per event, spread {spread:.1f}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("concurrency", [8, 32])
+def test_a_burst_of_new_projects_costs_about_what_a_spread_burst_costs(
+    tmp_path: Path, concurrency: int
+) -> None:
+    """The root pages are changed by every new project: they are drained by one holder."""
+    spread = _requests_per_event(tmp_path, _spread, concurrency)
+    new = _requests_per_event(tmp_path, _new_projects, concurrency)
+    assert new <= 2.5 * spread, f"{new:.1f} requests per event, spread {spread:.1f}"
 
 
 @pytest.mark.slow

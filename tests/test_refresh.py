@@ -18,6 +18,7 @@ from pypapo.layout import ROOT_HTML, ROOT_JSON, page_path, state_path
 from pypapo.lease import queue_prefix
 from pypapo.plan import marker_path
 from pypapo.refresh import refresh
+from pypapo.roots import ROOT_QUEUE
 from pypapo.storage import YANK_KEY
 from pypapo.storage.counting import CountingStorage
 from pypapo.storage.local import LocalStorage
@@ -49,8 +50,9 @@ def test_new_upload_indexes_only_its_project(tmp_path: Path) -> None:
     report = refresh(storage, [_rel(tmp_path, wheel)])
     assert report.errors == []
     assert report.projects == {"new-project"}
-    # never reads the rest of the repository: lists only the project's hand-off queue
-    assert listed == [queue_prefix("new-project")]
+    # never reads the rest of the repository: lists only the hand-off queues of the root
+    # pages (their lease was taken to list the new project) and of the project
+    assert listed == [ROOT_QUEUE, queue_prefix("new-project")]
     assert (tmp_path / page_path("other", "html")).stat().st_mtime_ns == other_before
     assert json.loads((tmp_path / ROOT_JSON).read_bytes())["projects"] == [
         {"name": "new-project"},

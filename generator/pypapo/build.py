@@ -115,7 +115,9 @@ def build(
     _remove_orphan_sidecars(storage, [p for p in orphans.get(None, ()) if shard.owns(p)], report)
     # listed once: with many tasks, each lost swap would otherwise list simple/ again
     mine = frozenset(p for p in _projects_with_pages(storage) if shard.owns(p))
-    roots.settle(storage, partial(_root_names, storage, shard, mine), report, verify=True)
+    roots.settle(
+        storage, partial(_root_names, storage, shard, mine), report, verify=True, force=True
+    )
     return report
 
 

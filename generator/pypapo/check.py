@@ -139,8 +139,13 @@ class DryRun:
         return self.put(path, data, content_type="", if_token=ABSENT if create_only else None)
 
     def changes(self) -> dict[str, bytes | None]:
+        """What would differ: an object that came and went (a lease) is no change."""
         with self._lock:
-            return dict(self._written)
+            return {
+                path: data
+                for path, data in self._written.items()
+                if data is not None or self.existed.get(path, True)
+            }
 
 
 def _states(storage: Storage) -> dict[str, str]:

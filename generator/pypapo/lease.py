@@ -17,11 +17,13 @@ its own event (it knows its lease) or, once the lease lapses, by anyone.
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
+import socket
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -46,6 +48,14 @@ _BUSY = b"busy "
 
 def queue_prefix(project: str) -> str:
     return project_dir(project) + QUEUE_NAME
+
+
+def operator_holder(target: str) -> str:
+    """The holder a command line takes leases as: the same for every run by this user on this
+    machine against this target, so that a run after one that died takes its lease over at
+    once instead of waiting for it to lapse."""
+    who = f"{socket.gethostname()}\0{getpass.getuser()}\0{target}"
+    return hashlib.sha256(who.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def holder_id(event_id: str | None) -> str:
@@ -125,13 +135,13 @@ def release(storage: Storage, path: str, held: Marker, digest: bytes | None) -> 
     )
 
 
-def wait_until_free(storage: Storage, path: str, holder: str) -> Marker:
+def wait_until_free(storage: Storage, path: str, blocked: Callable[[Marker], bool]) -> Marker:
     """For a caller that cannot hand its work off (a command line, a build): poll until the
     lease is released or lapses."""
     delay = 0.05
     while True:
         marker = read_marker(storage, path)
-        if not marker.held_by_other(holder, time.time()):
+        if not blocked(marker):
             return marker
         time.sleep(delay)
         delay = min(1.0, delay * 2)

@@ -94,6 +94,8 @@ class Publish:
     stale: Iterable[str] = ()
     """Quarantine markers that may exist and must not unless the plan has them (verify)."""
     root: bool = True
+    holder: str | None = None
+    """Who takes the root pages' lease (the project lease's holder)."""
     listing: Listing | None = None
     """A build's listing of the project's objects, decided from instead of reading each one
     (verify mode, first attempt only: a listing is as old as the build)."""
@@ -153,6 +155,8 @@ class Publish:
                 self.report,
                 verify=base is None,
                 before_write=writer.touch,
+                holder=self.holder,
+                hand_over=(project, listed),
             )
         self._page(writer, self.plan.json, known)
         self._page(writer, self.plan.browse, known)

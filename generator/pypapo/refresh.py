@@ -228,6 +228,7 @@ class _Project:
                 ),
                 stale=self._stale(new, candidates) + stale_provenance(new, candidates),
                 root=not self.repair,
+                holder=self.holder,
                 # a build's listing of the project's objects stands in for reading each of them
                 listing=listing,
                 in_place=self.sidecars_in_place,
@@ -271,14 +272,16 @@ class _Project:
         over (at-least-once delivery runs copies at once): we hand over instead of fighting."""
         if self.lost_lease and marker.holder == self.holder:
             return True
-        return marker.held_by_other(self.holder, time.time())
+        # a build repairs: it takes any lease over (its holder, if alive, loses its release
+        # and hands a verifying publish over: safe, only more work)
+        return not self.repair and marker.held_by_other(self.holder, time.time())
 
     def _blocked(self) -> _Step:
         """The lease is someone else's: hand the paths over (an event), or wait (a command
         line, a build). After handing over, the marker is read again: still busy, its holder
         will list the queue after releasing; free, this refresh drains the queue itself."""
         if not self.handoff:
-            lease.wait_until_free(self.storage, self._marker_path, self.holder)
+            lease.wait_until_free(self.storage, self._marker_path, self._blocked_by)
             return _Step.AGAIN
         intent = Intent(set(self.paths), hints_for(self.paths, self.hints), self.verify)
         mine = lease.enqueue(self.storage, self.project, intent, self.holder)
@@ -409,13 +412,16 @@ def update_project(
     repair: bool = False,
     markers: Iterable[str] = (),
     event_id: str | None = None,
+    holder: str | None = None,
     public_url: str | None = None,
 ) -> Report:
     """Refresh one project for these paths. ``known`` are listing entries a build trusts on
     its first attempt; ``repair`` re-looks at every recorded file, starts over from an
     unreadable state and verifies every object instead of trusting the publish marker.
     ``event_id``: the refresh serves that event, whose failure would be redelivered, so it may
-    hand its paths to the project's lease holder and return (else it waits for the lease)."""
+    hand its paths to the project's lease holder and return (else it waits for the lease).
+    ``holder``: who takes the lease otherwise (``lease.operator_holder`` for a command line);
+    random by default."""
     job = _Project(
         storage,
         project,
@@ -424,7 +430,7 @@ def update_project(
         dict(hints or {}),
         repair,
         frozenset(markers),
-        holder_id(event_id),
+        holder or holder_id(event_id),
         handoff=event_id is not None,
         public_url=public_url,
     )
@@ -477,15 +483,16 @@ def refresh(
     *,
     hints: Mapping[str, ObjectInfo] | None = None,
     event_id: str | None = None,
+    holder: str | None = None,
     public_url: str | None = None,
 ) -> Report:
     """Update the index for these changed object paths; reads only the affected projects.
 
     ``hints`` are what the events said of the objects (a finalized object's size, generation,
     creation time and metadata); they save a stat per new upload and are never trusted further
-    than a read pinned to their generation. ``event_id`` names the event being served (see
-    ``update_project``). ``public_url`` is where the storage's root is served (provenance links
-    need a full URL).
+    than a read pinned to their generation. ``event_id`` names the event being served and
+    ``holder`` who takes leases (see ``update_project``). ``public_url`` is where the storage's
+    root is served (provenance links need a full URL).
     """
     report = Report()
     for project, project_paths in sorted(group(paths, report).items()):
@@ -497,6 +504,7 @@ def refresh(
                     project_paths,
                     hints=hints,
                     event_id=event_id,
+                    holder=holder,
                     public_url=public_url,
                 )
             )

@@ -7,11 +7,14 @@ exists): the caller says which names it wants given the names listed now.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from pypapo import browse, render
-from pypapo.cas import attempts, swap, token_of
-from pypapo.layout import ROOT_HTML, ROOT_JSON
+from pypapo import browse, lease, render
+from pypapo.cas import attempts, swap
+from pypapo.layout import INDEX_PREFIX, ROOT_HTML, ROOT_JSON, object_name_problem
+from pypapo.lease import QUEUE_NAME, Marker
 from pypapo.pages import parse_root_json
 from pypapo.report import Report
 from pypapo.storage import ABSENT, Blob, Storage
@@ -52,6 +55,75 @@ def _write_html(
         report.writes += 1
 
 
+ROOT_LEASE = INDEX_PREFIX + ".roots"
+"""The root pages' lease: a busy record while a publisher works on them, absent otherwise."""
+ROOT_QUEUE = INDEX_PREFIX + QUEUE_NAME
+"""``<project>``: ``listed`` or ``unlisted``, handed to the root pages' lease holder (one object
+per project: a later hand-over for the project replaces an earlier one)."""
+_LISTED = {b"listed\n": True, b"unlisted\n": False}
+
+
+@dataclass
+class _Roots:
+    """One settling of the root pages under their lease (``lease``: as a project's)."""
+
+    storage: Storage
+    report: Report
+    holder: str
+    before_write: Callable[[], None]
+    held: Marker | None = None
+    lost: bool = False
+    force: bool = False
+    """A build's repair takes the lease over whoever holds it."""
+
+    def left_behind(self) -> bool:
+        """A repair's question: did a run that died leave our lease busy, or the queue
+        undrained (it died between releasing and listing)?"""
+        marker = lease.read_marker(self.storage, ROOT_LEASE)
+        return marker.holder == self.holder or any(True for _ in self.storage.list(ROOT_QUEUE))
+
+    def blocked(self, marker: Marker) -> bool:
+        if self.lost and marker.holder == self.holder:
+            return True  # another delivery of our own event took it over: leave it to it
+        return not self.force and marker.held_by_other(self.holder, time.time())
+
+    def take(self, marker: Marker) -> bool:
+        self.before_write()
+        self.held = lease.take(self.storage, ROOT_LEASE, marker, self.holder)
+        return self.held is not None
+
+    def release(self) -> bool:
+        held, self.held = self.held, None
+        assert held is not None  # noqa: S101 (only called while holding)
+        self.lost = not lease.release(self.storage, ROOT_LEASE, held, None)
+        return not self.lost
+
+    def hand_over(self, project: str, listed: bool) -> bool:
+        """Queue the project's membership for the holder; whether it will see it."""
+        self.before_write()
+        self.storage.put(
+            ROOT_QUEUE + project,
+            b"listed\n" if listed else b"unlisted\n",
+            content_type="text/plain; charset=utf-8",
+        )
+        return self.blocked(lease.read_marker(self.storage, ROOT_LEASE))
+
+    def queued(self) -> dict[str, tuple[bool, str]]:
+        """The queue's decisions by project, with the tokens to drop them by; an unreadable
+        entry is dropped (the project's next publish or a build settles it)."""
+        found: dict[str, tuple[bool, str]] = {}
+        for info in self.storage.list(ROOT_QUEUE):
+            blob = self.storage.get(info.path)
+            if blob is None:
+                continue
+            project = info.path.removeprefix(ROOT_QUEUE)
+            if blob.data in _LISTED and object_name_problem(project) is None and "/" not in project:
+                found[project] = (_LISTED[blob.data], blob.token)
+            else:
+                self.storage.delete(info.path, if_token=blob.token)
+        return found
+
+
 def settle(
     storage: Storage,
     wanted: Callable[[Names], Names],
@@ -59,35 +131,84 @@ def settle(
     *,
     verify: bool,
     before_write: Callable[[], None] = lambda: None,
+    holder: str | None = None,
+    hand_over: tuple[str, bool] | None = None,
+    force: bool = False,
 ) -> None:
-    """Make the root pages list ``wanted(listed now)``.
+    """Make the root pages list ``wanted(listed now)``, under the root pages' lease.
 
-    The JSON page changes by compare-and-swap; the HTML pages follow it. After writing them
-    the JSON page's token is read again: if another writer swapped it meanwhile, the HTML is
-    written again from the newer names, so the last HTML written always matches the JSON.
+    ``hand_over`` (a project and whether it is listed: an event's change of one project's
+    membership) may be handed to a current holder through the root queue instead of waiting
+    for it. Whoever holds the lease applies every queued decision too, then releases it and
+    lists the queue again. The JSON page changes by compare-and-swap; the HTML pages follow it.
     ``verify`` also compares the HTML pages when the JSON needs no change (a repair: an earlier
     writer may have died between the two). ``before_write`` runs before any write.
     """
-    written_from: str | None = None
+    job = _Roots(storage, report, holder or lease.holder_id(None), before_write, force=force)
+    if not _needs_writing(storage, wanted, verify=verify) and not (verify and job.left_behind()):
+        return  # no lease taken for nothing: a warm build writes nothing at all
+    first = True
     for _ in attempts("root pages"):
-        root = storage.get(ROOT_JSON)
-        names, token = _names(root), (root.token if root is not None else ABSENT)
-        want = wanted(names)
-        if want != names:
-            before_write()
-            data = render.root_json(want) if want else None
-            new_token = swap(storage, ROOT_JSON, data, token, content_type=render.JSON_CONTENT_TYPE)
-            if new_token is None:
-                report.conflicts += 1
-                continue
-            report.writes += 1
-            token, names = new_token, want
-            _write_html(storage, names, report, verify=False, before_write=before_write)
-        elif written_from != token and (verify or written_from is not None):
-            _write_html(storage, names, report, verify=True, before_write=before_write)
-        else:
+        marker = lease.read_marker(storage, ROOT_LEASE)
+        if job.blocked(marker):
+            if hand_over is not None and job.hand_over(*hand_over):
+                return
+            lease.wait_until_free(storage, ROOT_LEASE, job.blocked)
+            continue
+        if not job.take(marker):
+            report.conflicts += 1
+            continue
+        queue = {} if first else job.queued()
+        first = False
+        if not _settle_held(storage, wanted, queue, report, verify=verify):
+            job.release()
+            report.conflicts += 1
+            continue
+        for project, (_, token) in queue.items():
+            storage.delete(ROOT_QUEUE + project, if_token=token)
+        if not job.release():
+            verify = True  # our lease lapsed: whoever holds it now may have met our writes
+            report.conflicts += 1
+            continue
+        if not any(True for _ in storage.list(ROOT_QUEUE)):
             return
-        written_from = token
-        if token_of(storage, ROOT_JSON) == token:
-            return
-        report.conflicts += 1
+        verify = False
+
+
+def _needs_writing(storage: Storage, wanted: Callable[[Names], Names], *, verify: bool) -> bool:
+    names = _names(storage.get(ROOT_JSON))
+    if wanted(names) != names:
+        return True
+    if not verify:
+        return False
+    for path, data, _ in _html_pages(names):
+        blob = storage.get(path)
+        if (blob.data if blob is not None else None) != data:
+            return True
+    return False
+
+
+def _settle_held(
+    storage: Storage,
+    wanted: Callable[[Names], Names],
+    queue: dict[str, tuple[bool, str]],
+    report: Report,
+    *,
+    verify: bool,
+) -> bool:
+    """Apply ``wanted`` and the queued decisions while holding the lease; ``False`` if the
+    JSON page changed under us (a lapsed lease's holder)."""
+    root = storage.get(ROOT_JSON)
+    names, token = _names(root), (root.token if root is not None else ABSENT)
+    queued = {p for p, (listed, _) in queue.items() if listed}
+    unqueued = {p for p, (listed, _) in queue.items() if not listed}
+    want_names = wanted(frozenset((names | queued) - unqueued))  # the caller's has the last word
+    if want_names != names:
+        data = render.root_json(want_names) if want_names else None
+        if swap(storage, ROOT_JSON, data, token, content_type=render.JSON_CONTENT_TYPE) is None:
+            return False
+        report.writes += 1
+        _write_html(storage, want_names, report, verify=False, before_write=lambda: None)
+    elif verify:
+        _write_html(storage, names, report, verify=True, before_write=lambda: None)
+    return True

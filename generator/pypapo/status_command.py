@@ -13,6 +13,7 @@ from packaging.utils import InvalidName, NormalizedName, canonicalize_name
 
 from pypapo.errors import ProjectStatusError, UsageError
 from pypapo.layout import status_path
+from pypapo.lease import operator_holder
 from pypapo.refresh import refresh
 from pypapo.report import Report
 from pypapo.status import Status, format_time, parse_status_document, status_document
@@ -32,7 +33,7 @@ def set_status(
     else:
         since = _kept_since(storage, path, status) or format_time(now)
         storage.put(path, status_document(Status(status, reason, since)), content_type=CONTENT_TYPE)
-    return refresh(storage, [path])
+    return refresh(storage, [path], holder=operator_holder(storage.describe()))
 
 
 def _kept_since(storage: Storage, path: str, status: str) -> str | None:

@@ -83,12 +83,15 @@ def sweep(storage: Storage) -> None:
 
 
 def run_refresh(args: argparse.Namespace) -> int:
+    from pypapo.lease import operator_holder
     from pypapo.refresh import refresh
     from pypapo.storage import open_storage
 
     url = public_url(args.public_url)
     storage = open_storage(existing_target(args.target))
-    report = refresh(storage, args.paths, public_url=url)
+    report = refresh(
+        storage, args.paths, public_url=url, holder=operator_holder(storage.describe())
+    )
     code = print_errors(report)
     print(summary(report, "refreshed"))
     return code

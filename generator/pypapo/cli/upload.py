@@ -69,9 +69,11 @@ def run(args: argparse.Namespace) -> int:
     uploaded = [r.path for r in results if r.status == "uploaded"]
     refresh_after = not args.target.startswith("gs://") if args.refresh is None else args.refresh
     if uploaded and refresh_after:
+        from pypapo.lease import operator_holder
         from pypapo.refresh import refresh
 
-        print_errors(refresh(storage, uploaded))
+        holder = operator_holder(storage.describe())
+        print_errors(refresh(storage, uploaded, holder=holder))
     elif uploaded and args.target.startswith("gs://"):
         print("the Cloud Function refreshes the index; `pypapo wait` waits for it")
     elif uploaded:

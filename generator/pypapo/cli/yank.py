@@ -50,13 +50,14 @@ class NoSuchFileError(UsageError):
 
 
 def _set_yank(args: argparse.Namespace, reason: str | None) -> int:
+    from pypapo.lease import operator_holder
     from pypapo.refresh import refresh
     from pypapo.storage import YANK_KEY, open_storage
 
     storage = open_storage(existing_target(args.target))
     path = resolve_file(storage, args.file)
     storage.set_metadata(path, YANK_KEY, reason)
-    report = refresh(storage, [path])
+    report = refresh(storage, [path], holder=operator_holder(storage.describe()))
     code = print_errors(report)
     print(f"{'yanked' if reason is not None else 'unyanked'} {path}")
     return code

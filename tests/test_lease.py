@@ -1,0 +1,124 @@
+"""The project lease and its hand-off queue: what a crash leaves behind is taken over by the
+right refresh, and the queue's objects are checked like any state someone else could write."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from pypapo.errors import CorruptStateError
+from pypapo.layout import page_path, state_path
+from pypapo.lease import (
+    LEASE_SECONDS,
+    MAX_INTENT_BYTES,
+    Intent,
+    busy_record,
+    operator_holder,
+    parse_marker,
+    queue_prefix,
+)
+from pypapo.plan import marker_path
+from pypapo.refresh import refresh
+from pypapo.storage.counting import CountingStorage
+from pypapo.storage.local import LocalStorage
+from tests.support.tools import add_wheel
+
+
+class CrashError(Exception):
+    pass
+
+
+def _crash_at_state_write(storage: LocalStorage) -> CountingStorage:
+    counting = CountingStorage(storage)
+
+    def before(method: str, path: str) -> None:
+        if method == "put" and path == state_path("proj"):
+            raise CrashError(path)
+
+    counting.before = before
+    return counting
+
+
+def _listed(root: Path) -> list[object]:
+    files: list[object] = json.loads((root / page_path("proj", "json")).read_bytes())["files"]
+    return files
+
+
+def test_a_rerun_of_the_command_line_takes_over_the_lease_its_crash_left(tmp_path: Path) -> None:
+    wheel = add_wheel(tmp_path, "proj", "1.0").relative_to(tmp_path).as_posix()
+    storage = LocalStorage(tmp_path)
+    me = operator_holder(storage.describe())
+    with pytest.raises(CrashError):
+        refresh(_crash_at_state_write(storage), [wheel], holder=me)
+    assert (tmp_path / marker_path("proj")).read_bytes().startswith(b"busy " + me.encode())
+    started = time.monotonic()
+    refresh(storage, [wheel], holder=me)
+    assert time.monotonic() - started < 5  # taken over at once, not after the lease lapsed
+    assert len(_listed(tmp_path)) == 1
+    assert not (tmp_path / marker_path("proj")).read_bytes().startswith(b"busy")
+
+
+def test_an_event_hands_over_to_a_live_lease_and_a_lapsed_one_is_taken_over(
+    tmp_path: Path,
+) -> None:
+    wheel = add_wheel(tmp_path, "proj", "1.0").relative_to(tmp_path).as_posix()
+    storage = LocalStorage(tmp_path)
+    marker = tmp_path / marker_path("proj")
+    marker.parent.mkdir(parents=True)
+    marker.write_bytes(busy_record("someone", time.time()))  # a live holder (that died)
+    report = refresh(storage, [wheel], event_id="one")
+    assert report.handed_off == {"proj"}
+    assert list(storage.list(queue_prefix("proj")))  # the intent waits
+    marker.write_bytes(busy_record("someone", time.time() - LEASE_SECONDS - 1))  # lapsed
+    report = refresh(storage, [wheel], event_id="two")
+    assert report.handed_off == set()
+    assert len(_listed(tmp_path)) == 1
+    assert list(storage.list(queue_prefix("proj"))) == []  # drained
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("not-json", b"\xff not json"),
+        ("not-an-object", b"[1, 2]"),
+        ("extra-key", b'{"paths": [], "hints": {}, "verify": false, "x": 1}'),
+        ("ill-typed", b'{"paths": "a", "hints": {}, "verify": false}'),
+        ("unsafe-path", b'{"paths": ["../etc/passwd"], "hints": {}, "verify": false}'),
+        ("control-char", b'{"paths": ["a\\u0000b.whl"], "hints": {}, "verify": false}'),
+        ("hint-elsewhere", b'{"paths": [], "hints": {"x.whl": {}}, "verify": false}'),
+        (
+            "naive-time",
+            b'{"paths": ["x.whl"], "hints": {"x.whl": {"size": 1, "generation": "1", '
+            b'"created": "2020-01-01T00:00:00", "metadata": {}}}, "verify": false}',
+        ),
+        ("deep", b"[" * 100_000 + b"]" * 100_000),
+        ("huge", b" " * (MAX_INTENT_BYTES + 1)),
+    ],
+)
+def test_a_hostile_intent_is_reported_dropped_and_costs_nothing_else(
+    tmp_path: Path, name: str, data: bytes
+) -> None:
+    wheel = add_wheel(tmp_path, "proj", "1.0").relative_to(tmp_path).as_posix()
+    storage = LocalStorage(tmp_path)
+    refresh(storage, [wheel])
+    bad = tmp_path / queue_prefix("proj") / name
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(data)
+    other = add_wheel(tmp_path, "proj", "2.0").relative_to(tmp_path).as_posix()
+    report = refresh(storage, [other], event_id="event")
+    assert [type(e) for e in report.errors] == [CorruptStateError]
+    assert report.errors[0].path == queue_prefix("proj") + name
+    assert not bad.exists()
+    assert len(_listed(tmp_path)) == 2
+
+
+def test_an_intent_reads_back_and_a_marker_parses_only_as_it_is_written() -> None:
+    intent = Intent({"a/x-1.0.tar.gz"}, verify=True)
+    assert Intent.from_json(intent.to_json()) == intent
+    busy = parse_marker(busy_record("h1", 100.0), "token")
+    assert (busy.holder, busy.expires) == ("h1", 100 + LEASE_SECONDS)
+    for data in (b"busy h1\n", b"busy h1 x\n", b"busy h1 1 2\n", b"0123\n"):
+        assert parse_marker(data, "token").holder is None  # a digest, of no known plan
