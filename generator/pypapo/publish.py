@@ -94,6 +94,8 @@ class Publish:
     stale: Iterable[str] = ()
     """Quarantine markers that may exist and must not unless the plan has them (verify)."""
     root: bool = True
+    marker_absent: bool = False
+    """The marker did not exist (rather than being busy or unreadable)."""
     holder: str | None = None
     """Who takes the root pages' lease (the project lease's holder)."""
     listing: Listing | None = None
@@ -134,10 +136,12 @@ class Publish:
         trusted = self.trusted
         if not self.trust_marker or trusted is None:
             return None
-        # no marker proves anything about a project without files: its removal may have died
-        # half way, after the marker went first
         expected = trusted.marker().data
-        return trusted if expected is not None and stored == expected else None
+        if expected is None:
+            # a project without files has no marker: an absent one (not a busy one, which a
+            # dead publisher leaves) means its last publish, a removal, finished
+            return trusted if self.marker_absent else None
+        return trusted if stored == expected else None
 
     def _apply(self, writer: _Writer, base: Plan | None) -> None:
         known = self._remove_unwanted(writer, base)

@@ -53,7 +53,7 @@ from pypapo.plan import Plan, marker_path, project_plan
 from pypapo.publish import LostRaceError, ObjectsMovedError, Publish
 from pypapo.report import Report
 from pypapo.state import Loaded, commit, load_state, needs_commit, next_state
-from pypapo.storage import ObjectChangedError, ObjectInfo, Storage
+from pypapo.storage import ABSENT, ObjectChangedError, ObjectInfo, Storage
 
 __all__ = ["Report", "group", "refresh", "update_project"]
 
@@ -101,6 +101,17 @@ class _Project:
     """The marker's bytes before we took the lease."""
 
     def run(self) -> Report:
+        try:
+            return self._rounds()
+        except InputError:
+            # bad input stops this refresh, not the project: the lease goes back as it was
+            # (storage trouble keeps it: the redelivery takes it over and repairs)
+            if self.held is not None:
+                lease.release(self.storage, self._marker_path, self.held, self.taken_from)
+                self.held = None
+            raise
+
+    def _rounds(self) -> Report:
         tries = attempts(f"project {self.project!r}")
         next(tries)
         first = True
@@ -211,6 +222,7 @@ class _Project:
                 self._sidecar,
                 self.report,
                 stored=None if marker.busy else marker.data,
+                marker_absent=marker.token == ABSENT,
                 before_write=lambda: self._take(marker),
                 trusted=trusted,
                 trust_marker=not self.repair and not self.verify,
