@@ -19,9 +19,11 @@ project — a redelivered event included — completes whatever an earlier one l
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from packaging.utils import NormalizedName
@@ -63,6 +65,9 @@ class _Step(enum.Enum):
     AGAIN = "more to do at once: the queue filled meanwhile, or the lease came free"
     CONFLICT = "another writer got in between: back off, then read everything again"
 
+
+PARALLEL_READS = 8
+"""Distributions one refresh streams at once while it reads the state."""
 
 MAX_ROUNDS = 10_000
 """Drain rounds one refresh runs at most: a queue refilled faster than it drains for longer
@@ -140,7 +145,7 @@ class _Project:
         if listing is not None:
             self.pending = self._listed_queue(listing)
         self._take_queue()
-        loaded = load_state(self.storage, self.project, repair=self.repair)
+        loaded = self._load_state()
         candidates = self.paths | (_recorded(loaded.state) if self.repair else set())
         try:
             new, errors = next_state(
@@ -240,6 +245,26 @@ class _Project:
             self.paths |= e.paths  # the state catches up with them on the next attempt
             return _Step.CONFLICT
         return None
+
+    def _load_state(self) -> Loaded:
+        """The state, and meanwhile the objects the events described streamed and parsed
+        (independent requests: one round trip instead of two on the way to the commit). A
+        duplicate event's object is then read for nothing; a stale description fails its
+        pinned read, which the parse in ``next_state`` meets again and answers with a stat."""
+        wanted = [
+            hint
+            for path, hint in sorted(self.hints.items())
+            if path in self.paths and (path, hint.generation) not in self.parsed
+        ]
+        if not wanted:
+            return load_state(self.storage, self.project, repair=self.repair)
+        with ThreadPoolExecutor(min(len(wanted), PARALLEL_READS)) as pool:
+            reads = [pool.submit(self._parse, hint) for hint in wanted]
+            loaded = load_state(self.storage, self.project, repair=self.repair)
+            for read in reads:
+                with contextlib.suppress(ObjectChangedError):
+                    read.result()
+        return loaded
 
     def _take_queue(self) -> None:
         """Read the intents last seen in the queue; their paths join this refresh."""
