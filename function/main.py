@@ -173,8 +173,14 @@ def _log_bad_input(error: InputError, fields: dict[str, Any], started: float) ->
 
 
 def _log_report(report: Report, path: str, fields: dict[str, Any], started: float) -> str:
+    # a refresh also reports the files other events handed over to it: each line names the
+    # object it is about (the event that found it is in event_id and event_object)
+    where = str(fields["object"]).removesuffix(path)
     for error in report.errors:
-        _log_bad_input(error, fields, started)
+        about = dict(fields)
+        if not (path.startswith(error.path) or error.path.startswith(path)):
+            about |= {"object": where + error.path, "event_object": fields["object"]}
+        _log_bad_input(error, about, started)
     outcome = (
         "bad-input"
         if report.errors

@@ -122,3 +122,21 @@ def test_an_intent_reads_back_and_a_marker_parses_only_as_it_is_written() -> Non
     assert (busy.holder, busy.expires) == ("h1", 100 + LEASE_SECONDS)
     for data in (b"busy h1\n", b"busy h1 x\n", b"busy h1 1 2\n", b"0123\n"):
         assert parse_marker(data, "token").holder is None  # a digest, of no known plan
+
+
+def test_bad_input_gives_the_lease_back(tmp_path: Path) -> None:
+    """A corrupt state stops the refresh, not the project: the next event is not handed to a
+    holder that gave up (it reports the state too, and would index once it is rebuilt)."""
+    first = add_wheel(tmp_path, "proj", "1.0").relative_to(tmp_path).as_posix()
+    storage = LocalStorage(tmp_path)
+    refresh(storage, [first])
+    before = (tmp_path / marker_path("proj")).read_bytes()
+    (tmp_path / state_path("proj")).write_bytes(b"{not json")
+    for n, version in enumerate(["2.0", "3.0"]):
+        wheel = add_wheel(tmp_path, "proj", version).relative_to(tmp_path).as_posix()
+        hint = storage.stat(wheel)
+        assert hint is not None  # an event's description: the lease is taken at once
+        report = refresh(storage, [wheel], hints={wheel: hint}, event_id=str(n))
+        assert [type(e) for e in report.errors] == [CorruptStateError]
+        assert report.handed_off == set()
+        assert (tmp_path / marker_path("proj")).read_bytes() == before

@@ -16,7 +16,9 @@ The caller decides "current" (the marker already holds this plan's digest) befor
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from pypapo import roots
@@ -52,10 +54,16 @@ class _Writer:
     report: Report
     before_write: Callable[[], None]
     wrote: bool = False
+    _counting: threading.Lock = field(default_factory=threading.Lock)
+    """Two pages may be written at once (``index.json`` and the browse page)."""
 
     def touch(self) -> None:
         self.before_write()
         self.wrote = True
+
+    def _count(self) -> None:
+        with self._counting:
+            self.report.writes += 1
 
     def put(
         self, path: str, data: bytes, content_type: str, cache_control: str | None = None
@@ -65,13 +73,12 @@ class _Writer:
             self.storage.put(path, data, content_type=content_type)
         else:
             self.storage.put(path, data, content_type=content_type, cache_control=cache_control)
-        self.report.writes += 1
-        self.wrote = True
+        self._count()
 
     def delete(self, path: str) -> None:
         self.touch()
         if self.storage.delete(path):
-            self.report.writes += 1
+            self._count()
 
 
 @dataclass
@@ -94,6 +101,8 @@ class Publish:
     stale: Iterable[str] = ()
     """Quarantine markers that may exist and must not unless the plan has them (verify)."""
     root: bool = True
+    marker_absent: bool = False
+    """The marker did not exist (rather than being busy or unreadable)."""
     holder: str | None = None
     """Who takes the root pages' lease (the project lease's holder)."""
     listing: Listing | None = None
@@ -134,10 +143,12 @@ class Publish:
         trusted = self.trusted
         if not self.trust_marker or trusted is None:
             return None
-        # no marker proves anything about a project without files: its removal may have died
-        # half way, after the marker went first
         expected = trusted.marker().data
-        return trusted if expected is not None and stored == expected else None
+        if expected is None:
+            # a project without files has no marker: an absent one (not a busy one, which a
+            # dead publisher leaves) means its last publish, a removal, finished
+            return trusted if self.marker_absent else None
+        return trusted if stored == expected else None
 
     def _apply(self, writer: _Writer, base: Plan | None) -> None:
         known = self._remove_unwanted(writer, base)
@@ -158,8 +169,15 @@ class Publish:
                 holder=self.holder,
                 hand_over=(project, listed),
             )
-        self._page(writer, self.plan.json, known)
-        self._page(writer, self.plan.browse, known)
+        if not writer.wrote:  # the first write takes the lease: one at a time
+            self._page(writer, self.plan.json, known)
+            self._page(writer, self.plan.browse, known)
+            return
+        # independent of each other once index.html and the root pages are in place
+        with ThreadPoolExecutor(2) as pool:
+            writes = [pool.submit(self._page, writer, p, known) for p in self.plan.pages()[1:]]
+            for write in writes:
+                write.result()
 
     def _remove_unwanted(self, writer: _Writer, base: Plan | None) -> dict[str, str] | None:
         """Delete what the plan has no place for; the fingerprints of ``base``'s objects (all

@@ -19,9 +19,11 @@ project — a redelivered event included — completes whatever an earlier one l
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from packaging.utils import NormalizedName
@@ -57,7 +59,7 @@ from pypapo.plan import Plan, marker_path, project_plan, stale_provenance
 from pypapo.publish import LostRaceError, ObjectsMovedError, Publish
 from pypapo.report import Report
 from pypapo.state import Loaded, commit, load_state, needs_commit, next_state
-from pypapo.storage import ObjectChangedError, ObjectInfo, Storage
+from pypapo.storage import ABSENT, ObjectChangedError, ObjectInfo, Storage
 
 __all__ = ["Report", "group", "refresh", "update_project"]
 
@@ -67,6 +69,9 @@ class _Step(enum.Enum):
     AGAIN = "more to do at once: the queue filled meanwhile, or the lease came free"
     CONFLICT = "another writer got in between: back off, then read everything again"
 
+
+PARALLEL_READS = 8
+"""Distributions one refresh streams at once while it reads the state."""
 
 MAX_ROUNDS = 10_000
 """Drain rounds one refresh runs at most: a queue refilled faster than it drains for longer
@@ -109,6 +114,17 @@ class _Project:
     attested: dict[tuple[str, str], Attested | BadAttestationError] = field(default_factory=dict)
 
     def run(self) -> Report:
+        try:
+            return self._rounds()
+        except InputError:
+            # bad input stops this refresh, not the project: the lease goes back as it was
+            # (storage trouble keeps it: the redelivery takes it over and repairs)
+            if self.held is not None:
+                lease.release(self.storage, self._marker_path, self.held, self.taken_from)
+                self.held = None
+            raise
+
+    def _rounds(self) -> Report:
         tries = attempts(f"project {self.project!r}")
         next(tries)
         first = True
@@ -137,7 +153,7 @@ class _Project:
         if listing is not None:
             self.pending = self._listed_queue(listing)
         self._take_queue()
-        loaded = load_state(self.storage, self.project, repair=self.repair)
+        loaded = self._load_state()
         candidates = self.paths | (_recorded(loaded.state) if self.repair else set())
         try:
             new, errors = next_state(
@@ -220,6 +236,7 @@ class _Project:
                 self._sidecar,
                 self.report,
                 stored=None if marker.busy else marker.data,
+                marker_absent=marker.token == ABSENT,
                 before_write=lambda: self._take(marker),
                 trusted=trusted,
                 trust_marker=not self.repair and not self.verify,
@@ -239,6 +256,26 @@ class _Project:
             self.paths |= e.paths  # the state catches up with them on the next attempt
             return _Step.CONFLICT
         return None
+
+    def _load_state(self) -> Loaded:
+        """The state, and meanwhile the objects the events described streamed and parsed
+        (independent requests: one round trip instead of two on the way to the commit). A
+        duplicate event's object is then read for nothing; a stale description fails its
+        pinned read, which the parse in ``next_state`` meets again and answers with a stat."""
+        wanted = [
+            hint
+            for path, hint in sorted(self.hints.items())
+            if path in self.paths and (path, hint.generation) not in self.parsed
+        ]
+        if not wanted:
+            return load_state(self.storage, self.project, repair=self.repair)
+        with ThreadPoolExecutor(min(len(wanted), PARALLEL_READS)) as pool:
+            reads = [pool.submit(self._parse, hint) for hint in wanted]
+            loaded = load_state(self.storage, self.project, repair=self.repair)
+            for read in reads:
+                with contextlib.suppress(ObjectChangedError):
+                    read.result()
+        return loaded
 
     def _take_queue(self) -> None:
         """Read the intents last seen in the queue; their paths join this refresh."""

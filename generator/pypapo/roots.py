@@ -145,7 +145,10 @@ def settle(
     writer may have died between the two). ``before_write`` runs before any write.
     """
     job = _Roots(storage, report, holder or lease.holder_id(None), before_write, force=force)
-    if not _needs_writing(storage, wanted, verify=verify) and not (verify and job.left_behind()):
+    # a repairing publish also finishes what a run of its own left (a build has no such run)
+    left = verify and not force and job.left_behind()
+    # an event's change of membership needs writing unless someone else did it: no read first
+    if not left and hand_over is None and not _needs_writing(storage, wanted, verify=verify):
         return  # no lease taken for nothing: a warm build writes nothing at all
     first = True
     for _ in attempts("root pages"):
