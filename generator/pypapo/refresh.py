@@ -265,7 +265,9 @@ class _Project:
         wanted = [
             hint
             for path, hint in sorted(self.hints.items())
-            if path in self.paths and (path, hint.generation) not in self.parsed
+            if path in self.paths
+            and looks_like_distribution(path)
+            and (path, hint.generation) not in self.parsed
         ]
         if not wanted:
             return load_state(self.storage, self.project, repair=self.repair)
