@@ -43,6 +43,8 @@ HOSTILE_START = "<!-- bench:hostile:start -->"
 HOSTILE_END = "<!-- bench:hostile:end -->"
 BUILDS_START = "<!-- bench:gcsbuild:start -->"
 BUILDS_END = "<!-- bench:gcsbuild:end -->"
+BURSTS_START = "<!-- bench:bursts:start -->"
+BURSTS_END = "<!-- bench:bursts:end -->"
 
 
 def _venv_python() -> Path:
@@ -149,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # the full builds of a bucket have a table of their own (bench/README.md's last section)
     builds = Results(machine=results.machine, date=results.date, command=results.command)
+    burst_rows = Results(machine=results.machine, date=results.date, command=results.command)
     steps: list[tuple[str, Callable[[], list[Row]]]] = [
         ("list", lambda: [measures.full_build_from_list(ctx, main_spec)]),
         ("wheels", lambda: measures.cold_wheels(ctx, wheels_spec)),
@@ -156,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("growth", lambda: [measures.growth(ctx, growth_specs)]),
         ("gcs", lambda: measures.gcs_ops(ctx)),
         ("gcsbuild", lambda: _own_table(builds, full_build.gcs_builds(ctx, gcs_build_spec))),
-        ("bursts", lambda: _own_table(builds, bursts.bursts(ctx))),
+        ("bursts", lambda: _own_table(burst_rows, bursts.bursts(ctx))),
         ("rss", lambda: [measures.peak_rss(ctx, big)]),
         ("serving", lambda: [measures.serving(ctx, main_spec, 3 if args.quick else 10)]),
         ("hostile", lambda: _hostile(results, work, runs, quick=args.quick)),
@@ -175,28 +178,36 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
         else:
             measures.clean(ctx)
+    _publish(results, builds, burst_rows, update=args.update_readme)
+    return 0
+
+
+def _publish(results: Results, builds: Results, bursts: Results, *, update: bool) -> None:
+    """Print every table, write the JSON and SVG, and with ``update`` the README's blocks."""
     print()
     print(results.header())
     print(results.table())
     print(results.hostile_table())
     data, plot = results.write(BENCH / "results")
     print(f"wrote {data.relative_to(REPO)} and {plot.relative_to(REPO)}")
-    if args.update_readme:
+    if update:
         # each block only when measured: `--only hostile` leaves the main table as it was
         if results.rows:
             update_readme(results.header() + "\n" + results.table())
         if results.hostile:
             update_readme(results.header() + "\n" + results.hostile_table(), HOSTILE_START,
                           HOSTILE_END)  # fmt: skip
-    _report_builds(builds, update=args.update_readme)
-    return 0
+    _report_builds(builds, update=update)
+    _report_builds(bursts, update=update, marks=(BURSTS_START, BURSTS_END))
 
 
-def _report_builds(builds: Results, *, update: bool) -> None:
+def _report_builds(
+    builds: Results, *, update: bool, marks: tuple[str, str] = (BUILDS_START, BUILDS_END)
+) -> None:
     if builds.rows:
         print(builds.table())
         if update:
-            update_readme(builds.header() + "\n" + builds.table(), BUILDS_START, BUILDS_END)
+            update_readme(builds.header() + "\n" + builds.table(), *marks)
 
 
 def _own_table(results: Results, rows: list[Row]) -> list[Row]:
