@@ -125,14 +125,13 @@ def take(storage: Storage, path: str, marker: Marker, holder: str) -> Marker | N
     return None if token is None else parse_marker(data, token)
 
 
-def release(storage: Storage, path: str, held: Marker, digest: bytes | None) -> bool:
-    """Swap our busy record for ``digest`` (``None``: no marker); ``False`` if our lease was
-    taken over meanwhile."""
+def release(storage: Storage, path: str, held: Marker, digest: bytes | None) -> Marker | None:
+    """Swap our busy record for ``digest`` (``None``: no marker): the marker as it is then, or
+    ``None`` if our lease was taken over meanwhile."""
     if digest is None:
-        return storage.delete(path, if_token=held.token)
-    return (
-        storage.put(path, digest, content_type=MARKER_CONTENT_TYPE, if_token=held.token) is not None
-    )
+        return Marker(None, ABSENT) if storage.delete(path, if_token=held.token) else None
+    token = storage.put(path, digest, content_type=MARKER_CONTENT_TYPE, if_token=held.token)
+    return None if token is None else Marker(digest, token)
 
 
 def wait_until_free(storage: Storage, path: str, blocked: Callable[[Marker], bool]) -> Marker:

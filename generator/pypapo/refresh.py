@@ -22,9 +22,11 @@ from __future__ import annotations
 import contextlib
 import enum
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
 
 from packaging.utils import NormalizedName
 
@@ -62,6 +64,9 @@ from pypapo.state import Loaded, commit, load_state, needs_commit, next_state
 from pypapo.storage import ABSENT, ObjectChangedError, ObjectInfo, Storage
 
 __all__ = ["Report", "group", "refresh", "update_project"]
+
+_T = TypeVar("_T")
+_E = TypeVar("_E", bound=Exception)
 
 
 class _Step(enum.Enum):
@@ -107,6 +112,11 @@ class _Project:
     """Intents read (path: token), dropped once their paths are published."""
     queue_errors: list[InputError] = field(default_factory=list)
     lost_lease: bool = False
+    idle: Marker | None = None
+    """The marker as our release left it (the next round takes the lease from it)."""
+    last: Loaded | None = None
+    """The state as this round committed or read it (the next round's, if it takes the lease
+    from ``idle``)."""
     taken_from: bytes | None = None
     """The marker's bytes before we took the lease."""
     public_url: str | None = None
@@ -134,6 +144,7 @@ class _Project:
                 return self.report
             first = False
             if step is _Step.CONFLICT:
+                self.idle = self.last = None  # read them again
                 self.report.conflicts += 1
                 next(tries)
         raise ConflictError(f"project {self.project!r} (its queue kept refilling)", MAX_ROUNDS)
@@ -146,7 +157,9 @@ class _Project:
         listing = Listing(self.known) if first and self.repair and self.known else None
         marker = self.held
         if marker is None and listing is None:
-            marker = read_marker(self.storage, self._marker_path)
+            # after our own release the marker and the state are as we left them, unless
+            # someone took the lease since: then taking it from that marker fails
+            marker, self.idle = self.idle or read_marker(self.storage, self._marker_path), None
             step = self._enter(marker)
             if step is not None:
                 return step
@@ -225,10 +238,13 @@ class _Project:
     ) -> _Step | None:
         """Commit (under the lease) and publish; ``None`` when done, else the step to take."""
         try:
+            self.last = loaded
             if needs_commit(loaded, new, repair=self.repair):
                 self._take(marker)
-                if commit(self.storage, loaded, new) is None:
+                token = commit(self.storage, loaded, new)
+                if token is None:
                     return _Step.CONFLICT
+                self.last = Loaded(new, token, new.to_json() if new.exists else None)
                 self.report.writes += 1
             Publish(
                 self.storage,
@@ -269,11 +285,20 @@ class _Project:
             and looks_like_distribution(path)
             and (path, hint.generation) not in self.parsed
         ]
-        if not wanted:
+        # the state as our last round committed (or read) it, if we released and took the lease
+        # back since: no one else could change it in between
+        known, self.last = self.last, None
+
+        def state() -> Loaded:
+            if known is not None:
+                return known
             return load_state(self.storage, self.project, repair=self.repair)
+
+        if not wanted:
+            return state()
         with ThreadPoolExecutor(min(len(wanted), PARALLEL_READS)) as pool:
             reads = [pool.submit(self._parse, hint) for hint in wanted]
-            loaded = load_state(self.storage, self.project, repair=self.repair)
+            loaded = state()
             for read in reads:
                 with contextlib.suppress(ObjectChangedError):
                     read.result()
@@ -343,7 +368,8 @@ class _Project:
         lease.drop(self.storage, self.drained)
         self.drained = {}
         self.held = None
-        if not lease.release(self.storage, self._marker_path, held, digest):
+        self.idle = lease.release(self.storage, self._marker_path, held, digest)
+        if self.idle is None:
             # our lease lapsed and was taken over: our writes may have landed on the new
             # holder's, so whoever publishes next verifies everything
             self.verify = self.lost_lease = True
@@ -400,22 +426,12 @@ class _Project:
         return self.storage.stat(path)
 
     def _parse(self, info: ObjectInfo) -> Parsed | BadDistributionError:
-        key = (info.path, info.generation)
-        if key not in self.parsed:
-            try:
-                self.parsed[key] = parse_distribution(self.storage, info)
-            except BadDistributionError as e:
-                self.parsed[key] = e
-        return self.parsed[key]
+        read = partial(parse_distribution, self.storage)
+        return _once(self.parsed, info, read, BadDistributionError)
 
     def _attest(self, info: ObjectInfo) -> Attested | BadAttestationError:
-        key = (info.path, info.generation)
-        if key not in self.attested:
-            try:
-                self.attested[key] = read_attestation(self.storage, info)
-            except BadAttestationError as e:
-                self.attested[key] = e
-        return self.attested[key]
+        read = partial(read_attestation, self.storage)
+        return _once(self.attested, info, read, BadAttestationError)
 
     def _sidecar(self, record: FileRecord) -> bytes | None:
         """The record's sidecar bytes, from this run's parse or a read pinned to its
@@ -430,6 +446,22 @@ class _Project:
                 return None
         parsed = self.parsed[(record.path, record.generation)]
         return parsed.sidecar if isinstance(parsed, Parsed) else None
+
+
+def _once(
+    cache: dict[tuple[str, str], _T | _E],
+    info: ObjectInfo,
+    read: Callable[[ObjectInfo], _T],
+    error: type[_E],
+) -> _T | _E:
+    """One read per object generation and refresh, its bad-input error remembered too."""
+    key = (info.path, info.generation)
+    if key not in cache:
+        try:
+            cache[key] = read(info)
+        except error as e:
+            cache[key] = e
+    return cache[key]
 
 
 def _recorded(state: ProjectState) -> set[str]:
