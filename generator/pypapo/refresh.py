@@ -112,6 +112,11 @@ class _Project:
     """Intents read (path: token), dropped once their paths are published."""
     queue_errors: list[InputError] = field(default_factory=list)
     lost_lease: bool = False
+    own: frozenset[str] = frozenset()
+    """The paths this refresh was asked about (what it hands over, if it must)."""
+    own_hints: Mapping[str, ObjectInfo] = field(default_factory=dict)
+    published: bool = False
+    """A round of ours was released: our own paths are published."""
     idle: Marker | None = None
     """The marker as our release left it (the next round takes the lease from it)."""
     last: Loaded | None = None
@@ -319,12 +324,12 @@ class _Project:
         return sorted(p for p in listing.objects if p.startswith(prefix))
 
     def _enter(self, marker: Marker) -> _Step | None:
-        """Hand over or wait if the lease is someone else's. An event's new upload always has
-        work to do: it takes the lease before reading anything more, so that the losers of a
-        burst hand over cheaply (nothing read in vain)."""
+        """Hand over or wait if the lease is someone else's. An event's new upload, or a queue
+        seen holding intents, always means work: the lease is taken before reading anything
+        more, so that the losers of a burst hand over cheaply (nothing read in vain)."""
         if self._blocked_by(marker):
             return self._blocked()
-        if self.hints and self.held is None:
+        if (self.hints or self.pending) and self.held is None:
             try:
                 self._take(marker)
             except LostRaceError:
@@ -347,7 +352,12 @@ class _Project:
         if not self.handoff:
             lease.wait_until_free(self.storage, self._marker_path, self._blocked_by)
             return _Step.AGAIN
-        intent = Intent(set(self.paths), hints_for(self.paths, self.hints), self.verify)
+        if self.published and not self.verify:
+            # our own paths are out; intents we read and did not drop are still queued
+            self.report.handed_off.add(self.project)
+            return _Step.DONE
+        # only our own paths: the intents we read are still queued for the holder to find
+        intent = Intent(set(self.own), hints_for(self.own, self.own_hints), self.verify)
         mine = lease.enqueue(self.storage, self.project, intent, self.holder)
         if self._blocked_by(read_marker(self.storage, self._marker_path)):
             self.report.handed_off.add(self.project)
@@ -374,6 +384,7 @@ class _Project:
             # holder's, so whoever publishes next verifies everything
             self.verify = self.lost_lease = True
             return _Step.CONFLICT
+        self.published = True
         if digest != self.taken_from:
             self.report.writes += 1  # the marker changed, not just came and went busy
         return self._finish(new, errors, relist=True)
@@ -493,16 +504,19 @@ def update_project(
     hand its paths to the project's lease holder and return (else it waits for the lease).
     ``holder``: who takes the lease otherwise (``lease.operator_holder`` for a command line);
     random by default."""
+    asked = frozenset(paths)
     job = _Project(
         storage,
         project,
-        set(paths),
+        set(asked),
         known or {},
         dict(hints or {}),
         repair,
         frozenset(markers),
         holder or holder_id(event_id),
         handoff=event_id is not None,
+        own=asked,
+        own_hints=dict(hints or {}),
         public_url=public_url,
     )
     return job.run()
