@@ -89,6 +89,21 @@ def test_duplicate_event_writes_nothing(tmp_path: Path) -> None:
     assert storage.calls["stream"] == 0  # the generation matched: nothing re-read
 
 
+def test_a_redelivered_upload_event_reads_the_marker_the_state_a_stat_and_the_queue(
+    tmp_path: Path,
+) -> None:
+    """At-least-once delivery: the event's description names a generation already indexed,
+    so no lease is taken and the object is not read again (a stat re-reads its yank)."""
+    wheel = _rel(tmp_path, add_wheel(tmp_path, "proj", "1.0"))
+    refresh(LocalStorage(tmp_path), [wheel])
+    storage = CountingStorage(LocalStorage(tmp_path))
+    hint = storage.inner.stat(wheel)
+    assert hint is not None
+    report = refresh(storage, [wheel], hints={wheel: hint}, event_id="again")
+    assert report.writes == 0
+    assert storage.calls == {"get": 2, "stat": 1, "list": 1}
+
+
 def test_retried_event_repairs_a_crashed_refresh(tmp_path: Path) -> None:
     wheel = add_wheel(tmp_path, "proj", "1.0")
     refresh(LocalStorage(tmp_path), [_rel(tmp_path, wheel)])

@@ -286,10 +286,10 @@ class _Project:
         (independent requests: one round trip instead of two on the way to the commit). A
         duplicate event's object is then read for nothing; a stale description fails its
         pinned read, which the parse in ``next_state`` meets again and answers with a stat."""
-        wanted = self._unparsed_hints()
         # the state as our last round committed (or read) it, if we released and took the lease
         # back since: no one else could change it in between
         known, self.last = self.last, None
+        wanted = self._unparsed_hints(known.state if known is not None else None)
 
         def state() -> Loaded:
             if known is not None:
@@ -306,13 +306,17 @@ class _Project:
                     read.result()
         return loaded
 
-    def _unparsed_hints(self) -> list[ObjectInfo]:
+    def _unparsed_hints(self, state: ProjectState | None = None) -> list[ObjectInfo]:
+        """Described objects this refresh has not parsed, and (given the state) that the
+        state does not record at that generation (a duplicate event's object needs no read)."""
+        recorded = state.by_path() if state is not None else {}
         return [
             hint
             for path, hint in sorted(self.hints.items())
             if path in self.paths
             and looks_like_distribution(path)
             and (path, hint.generation) not in self.parsed
+            and ((r := recorded.get(path)) is None or r.generation != hint.generation)
         ]
 
     def _take_queue(self) -> None:
@@ -330,30 +334,33 @@ class _Project:
         return sorted(p for p in listing.objects if p.startswith(prefix))
 
     def _open(self) -> tuple[Marker, _Step | None]:
-        """The marker and the state read at once, and, once the lease is ours to take, the
-        objects the events described streamed while it is taken: three round trips become
-        two on the way to the commit. What a refresh that must hand over read is wasted (the
-        state only: it streams nothing before it knows)."""
+        """The marker and the state read at once; then, if the events described objects the
+        state does not have, they are streamed while the lease is taken: three round trips
+        become two on the way to the commit. A refresh that must hand over has read the state
+        for nothing; a duplicate event takes no lease and streams nothing."""
         with ThreadPoolExecutor(1 + PARALLEL_READS) as pool:
             state = pool.submit(load_state, self.storage, self.project, repair=self.repair)
             marker = read_marker(self.storage, self._marker_path)
-            reads = [] if self._blocked_by(marker) else [
-                pool.submit(self._parse, hint) for hint in self._unparsed_hints()
-            ]  # fmt: skip
-            step = self._enter(marker)
+            if self._blocked_by(marker):
+                return marker, self._blocked()
+            self.last = state.result()
+            new = self._unparsed_hints(self.last.state)
+            reads = [pool.submit(self._parse, hint) for hint in new]
+            step = self._enter(marker, work=bool(new or self.pending))
             for read in reads:
                 with contextlib.suppress(ObjectChangedError):
                     read.result()
-            self.last = state.result()
         return marker, step
 
-    def _enter(self, marker: Marker) -> _Step | None:
+    def _enter(self, marker: Marker, *, work: bool | None = None) -> _Step | None:
         """Hand over or wait if the lease is someone else's. An event's new upload, or a queue
         seen holding intents, always means work: the lease is taken before reading anything
         more, so that the losers of a burst hand over cheaply (nothing read in vain)."""
         if self._blocked_by(marker):
             return self._blocked()
-        if (self.hints or self.pending) and self.held is None:
+        if work is None:
+            work = bool(self.hints or self.pending)
+        if work and self.held is None:
             try:
                 self._take(marker)
             except LostRaceError:
