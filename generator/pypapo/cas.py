@@ -46,9 +46,3 @@ def swap(
     return storage.put(
         path, data, content_type=content_type, cache_control=cache_control, if_token=token
     )
-
-
-def token_of(storage: Storage, path: str) -> str:
-    """The object's current token (``ABSENT`` when it does not exist)."""
-    blob = storage.get(path)
-    return blob.token if blob is not None else ABSENT

@@ -84,6 +84,15 @@ class Marker:
         return self.holder is not None and self.holder != holder and self.expires > now
 
 
+def blocks(marker: Marker, holder: str, *, lost: bool, force: bool) -> bool:
+    """Whether ``holder`` must hand over or wait: the lease is another's and has not lapsed
+    (unless ``force``: a repair takes any lease over), or it is our own but we ``lost`` it
+    (another delivery of our own event took it over: we leave it to that one, not fight)."""
+    if lost and marker.holder == holder:
+        return True
+    return not force and marker.held_by_other(holder, time.time())
+
+
 def parse_marker(data: bytes | None, token: str) -> Marker:
     """Anything that is not a well-formed busy record counts as a digest (maybe of no known
     plan: then it vouches for nothing, exactly like a missing marker)."""

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -370,11 +369,9 @@ class _Project:
     def _blocked_by(self, marker: Marker) -> bool:
         """Held by another, or by another delivery of our own event after it took our lease
         over (at-least-once delivery runs copies at once): we hand over instead of fighting."""
-        if self.lost_lease and marker.holder == self.holder:
-            return True
         # a build repairs: it takes any lease over (its holder, if alive, loses its release
         # and hands a verifying publish over: safe, only more work)
-        return not self.repair and marker.held_by_other(self.holder, time.time())
+        return lease.blocks(marker, self.holder, lost=self.lost_lease, force=self.repair)
 
     def _blocked(self) -> _Step:
         """The lease is someone else's: hand the paths over (an event), or wait (a command

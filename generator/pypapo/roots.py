@@ -7,7 +7,6 @@ exists): the caller says which names it wants given the names listed now.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,21 +32,20 @@ def _html_pages(names: Names) -> tuple[tuple[str, bytes | None, str], ...]:
     )
 
 
-def _write_html(
-    storage: Storage,
-    names: Names,
-    report: Report,
-    *,
-    verify: bool,
-    before_write: Callable[[], None],
-) -> None:
-    """The HTML root, then the browse root (never ahead of the machine pages)."""
+def _stale_html(storage: Storage, names: Names) -> list[tuple[str, bytes | None, str]]:
+    """The HTML pages that do not hold what ``names`` renders (each one read)."""
+    stale = []
     for path, data, content_type in _html_pages(names):
-        if verify:
-            blob = storage.get(path)
-            if (blob.data if blob is not None else None) == data:
-                continue
-        before_write()
+        blob = storage.get(path)
+        if (blob.data if blob is not None else None) != data:
+            stale.append((path, data, content_type))
+    return stale
+
+
+def _write_html(storage: Storage, names: Names, report: Report, *, verify: bool) -> None:
+    """The HTML root, then the browse root (never ahead of the machine pages); with
+    ``verify``, only those that differ."""
+    for path, data, content_type in _stale_html(storage, names) if verify else _html_pages(names):
         if data is None:
             storage.delete(path)
         else:
@@ -83,9 +81,7 @@ class _Roots:
         return marker.holder == self.holder or any(True for _ in self.storage.list(ROOT_QUEUE))
 
     def blocked(self, marker: Marker) -> bool:
-        if self.lost and marker.holder == self.holder:
-            return True  # another delivery of our own event took it over: leave it to it
-        return not self.force and marker.held_by_other(self.holder, time.time())
+        return lease.blocks(marker, self.holder, lost=self.lost, force=self.force)
 
     def take(self, marker: Marker) -> bool:
         self.before_write()
@@ -95,7 +91,7 @@ class _Roots:
     def release(self) -> bool:
         held, self.held = self.held, None
         assert held is not None  # noqa: S101 (only called while holding)
-        self.lost = not lease.release(self.storage, ROOT_LEASE, held, None)
+        self.lost = lease.release(self.storage, ROOT_LEASE, held, None) is None
         return not self.lost
 
     def hand_over(self, project: str, listed: bool) -> bool:
@@ -182,13 +178,7 @@ def _needs_writing(storage: Storage, wanted: Callable[[Names], Names], *, verify
     names = _names(storage.get(ROOT_JSON))
     if wanted(names) != names:
         return True
-    if not verify:
-        return False
-    for path, data, _ in _html_pages(names):
-        blob = storage.get(path)
-        if (blob.data if blob is not None else None) != data:
-            return True
-    return False
+    return verify and bool(_stale_html(storage, names))
 
 
 def _settle_held(
@@ -211,7 +201,7 @@ def _settle_held(
         if swap(storage, ROOT_JSON, data, token, content_type=render.JSON_CONTENT_TYPE) is None:
             return False
         report.writes += 1
-        _write_html(storage, want_names, report, verify=False, before_write=lambda: None)
+        _write_html(storage, want_names, report, verify=False)
     elif verify:
-        _write_html(storage, names, report, verify=True, before_write=lambda: None)
+        _write_html(storage, names, report, verify=True)
     return True
