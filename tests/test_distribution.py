@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import gzip
 import hashlib
 import io
 import tarfile
@@ -28,6 +27,7 @@ from pypapo.sample import SampleProject, sdist_bytes, wheel_bytes
 from pypapo.storage import YANK_KEY, ObjectInfo
 from pypapo.storage.counting import CountingStorage
 from pypapo.storage.local import LocalStorage
+from tests.support.badcorpus import tar_gz
 
 
 def _put(root: Path, path: str, data: bytes) -> CountingStorage:
@@ -107,23 +107,8 @@ def _zip(members: dict[str, bytes]) -> bytes:
 
 
 def _tar(members: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
-    """Links first: the tar is walked only up to PKG-INFO (tests/test_archive_tar.py)."""
-    buf = io.BytesIO()
-    # a fixed gzip time: the bytes are part of the test ids, which xdist workers must agree on
-    with (
-        gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz,
-        tarfile.open(fileobj=gz, mode="w") as tf,
-    ):
-        for name, target in (links or {}).items():
-            info = tarfile.TarInfo(name)
-            info.type = tarfile.SYMTYPE
-            info.linkname = target
-            tf.addfile(info)
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+    """Symlinks first: the tar is walked only up to PKG-INFO (tests/test_archive_tar.py)."""
+    return tar_gz(members, links={n: (tarfile.SYMTYPE, t) for n, t in (links or {}).items()})
 
 
 META = SampleProject("foo", "1.0").metadata()
