@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from packaging.utils import NormalizedName
 
 from pypapo.errors import CorruptStateError
 from pypapo.layout import page_path, state_path
@@ -16,12 +17,13 @@ from pypapo.lease import (
     MAX_INTENT_BYTES,
     Intent,
     busy_record,
+    enqueue,
     operator_holder,
     parse_marker,
     queue_prefix,
 )
 from pypapo.plan import marker_path
-from pypapo.refresh import refresh
+from pypapo.refresh import Report, refresh, update_project
 from pypapo.storage.counting import CountingStorage
 from pypapo.storage.local import LocalStorage
 from tests.support.tools import add_wheel
@@ -140,3 +142,72 @@ def test_bad_input_gives_the_lease_back(tmp_path: Path) -> None:
         assert [type(e) for e in report.errors] == [CorruptStateError]
         assert report.handed_off == set()
         assert (tmp_path / marker_path("proj")).read_bytes() == before
+
+
+def _errors_by_path(reports: list[Report]) -> list[str]:
+    return sorted(e.path for r in reports for e in r.errors)
+
+
+def _first_after(state: dict[str, bool]) -> bool:
+    if state["holder_ran"] or not state["enqueued"]:
+        return False
+    state["holder_ran"] = True
+    return True
+
+
+def test_a_handed_over_path_is_reported_once_by_whoever_drains_it(tmp_path: Path) -> None:
+    """An event hands its (bad) file over; the holder drains the intent just before the event
+    sees the lease come free and drains its own intent too. The file is looked at twice, but
+    its error is reported once: by the refresh whose delete removed the intent."""
+    good = add_wheel(tmp_path, "proj", "1.0").relative_to(tmp_path).as_posix()
+    bad = tmp_path / "pkgs" / "proj-2.0.tar.gz"
+    bad.write_bytes(b"")
+    storage = LocalStorage(tmp_path)
+    refresh(storage, [good])
+    marker = tmp_path / marker_path("proj")
+    marker.write_bytes(busy_record("holder", time.time()))  # a live holder, mid-publish
+    reports: list[Report] = []
+    counting = CountingStorage(storage)
+    state = {"enqueued": False, "holder_ran": False}
+
+    def before(method: str, path: str) -> None:
+        if method == "put" and path.startswith(queue_prefix("proj")):
+            state["enqueued"] = True
+        elif method == "get" and path == marker_path("proj") and _first_after(state):
+            # the holder releases, lists the queue and drains it, just before the event
+            # reads the marker again
+            reports.append(update_project(storage, NormalizedName("proj"), [], holder="holder"))
+
+    counting.before = before
+    reports.append(refresh(counting, ["pkgs/proj-2.0.tar.gz"], event_id="event"))
+    assert state["holder_ran"]
+    assert _errors_by_path(reports) == ["pkgs/proj-2.0.tar.gz"]
+    assert list(storage.list(queue_prefix("proj"))) == []
+    assert len(_listed(tmp_path)) == 1
+
+
+def test_an_event_that_published_its_bad_file_reports_it_though_a_later_round_hands_over(
+    tmp_path: Path,
+) -> None:
+    """The event publishes (its bad file left out), finds an intent in the queue, and another
+    holder takes the lease before its next round: it hands over, and still reports its file."""
+    good = add_wheel(tmp_path, "proj", "1.0").relative_to(tmp_path).as_posix()
+    (tmp_path / "pkgs" / "proj-2.0.tar.gz").write_bytes(b"")
+    storage = LocalStorage(tmp_path)
+    refresh(storage, [good])
+    other = add_wheel(tmp_path, "proj", "3.0").relative_to(tmp_path).as_posix()
+    counting = CountingStorage(storage)
+    arrived: list[str] = []
+
+    def before(method: str, path: str) -> None:
+        if method == "list" and path == queue_prefix("proj") and not arrived:
+            arrived.append(enqueue(storage, "proj", Intent({other}), "late"))
+            (tmp_path / marker_path("proj")).write_bytes(busy_record("late", time.time()))
+
+    counting.before = before
+    hint = storage.stat("pkgs/proj-2.0.tar.gz")
+    assert hint is not None  # an event's description: the event takes the lease, publishes
+    report = refresh(counting, ["pkgs/proj-2.0.tar.gz"], hints={hint.path: hint}, event_id="event")
+    assert arrived
+    assert report.handed_off == {"proj"}
+    assert _errors_by_path([report]) == ["pkgs/proj-2.0.tar.gz"]

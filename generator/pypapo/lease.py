@@ -233,6 +233,8 @@ class Taken:
     intent: Intent
     tokens: Mapping[str, str]
     errors: list[CorruptStateError]
+    carried: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Each intent's own paths: whoever deletes an intent reports what its paths came to."""
 
 
 def read_queue(storage: Storage, paths: Iterable[str]) -> Taken:
@@ -240,6 +242,7 @@ def read_queue(storage: Storage, paths: Iterable[str]) -> Taken:
     (its paths are lost to the queue, never to the index: a build finds them)."""
     merged = Intent(set())
     tokens: dict[str, str] = {}
+    carried: dict[str, frozenset[str]] = {}
     errors: list[CorruptStateError] = []
     for path in paths:
         if len(merged.paths) >= MAX_ROUND_PATHS:
@@ -253,16 +256,17 @@ def read_queue(storage: Storage, paths: Iterable[str]) -> Taken:
         except (ValueError, TypeError, RecursionError) as e:
             errors.append(CorruptStateError(path, f"unreadable queued intent ({e}); dropped"))
             continue
+        carried[path] = frozenset(intent.paths)
         merged.paths |= intent.paths
         merged.hints.update(intent.hints)
         merged.verify |= intent.verify
-    return Taken(merged, tokens, errors)
+    return Taken(merged, tokens, errors, carried)
 
 
-def drop(storage: Storage, tokens: Mapping[str, str]) -> None:
-    """Remove drained intents (one rewritten meanwhile stays for the next round)."""
-    for path, token in tokens.items():
-        storage.delete(path, if_token=token)
+def drop(storage: Storage, tokens: Mapping[str, str]) -> set[str]:
+    """Remove drained intents (one rewritten meanwhile stays for the next round); return those
+    this call removed: of two refreshes that drained the same intent, exactly one did."""
+    return {path for path, token in tokens.items() if storage.delete(path, if_token=token)}
 
 
 def hints_for(paths: Iterable[str], hints: Mapping[str, ObjectInfo]) -> dict[str, ObjectInfo]:

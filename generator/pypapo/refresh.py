@@ -109,6 +109,14 @@ class _Project:
     """Intents the queue was last seen to hold (read at the start of the next round)."""
     drained: dict[str, str] = field(default_factory=dict)
     """Intents read (path: token), dropped once their paths are published."""
+    carried: dict[str, frozenset[str]] = field(default_factory=dict)
+    """The paths of each intent read (by the intent's path)."""
+    answered: set[str] = field(default_factory=set)
+    """Intents whose delete was ours: we report what their paths came to."""
+    handed: bool = False
+    """Our own paths went into the queue: whoever deletes that intent reports them."""
+    found: Sequence[InputError] = ()
+    """Bad input as the last published round saw it (it looked at every path so far)."""
     queue_errors: list[InputError] = field(default_factory=list)
     lost_lease: bool = False
     own: frozenset[str] = frozenset()
@@ -326,6 +334,7 @@ class _Project:
         self.hints.update(taken.intent.hints)
         self.verify |= taken.intent.verify
         self.drained.update(taken.tokens)
+        self.carried.update(taken.carried)
         self.queue_errors += taken.errors
 
     def _listed_queue(self, listing: Listing) -> list[str]:
@@ -383,13 +392,14 @@ class _Project:
         if self.published and not self.verify:
             # our own paths are out; intents we read and did not drop are still queued
             self.report.handed_off.add(self.project)
-            return _Step.DONE
+            return self._done()
         # only our own paths: the intents we read are still queued for the holder to find
         intent = Intent(set(self.own), hints_for(self.own, self.own_hints), self.verify)
         mine = lease.enqueue(self.storage, self.project, intent, self.holder)
+        self.handed = True
         if self._blocked_by(read_marker(self.storage, self._marker_path)):
             self.report.handed_off.add(self.project)
-            return _Step.DONE
+            return self._done()
         self.pending = [mine]  # free now: drain our own intent (and whatever else is there)
         return _Step.AGAIN
 
@@ -403,7 +413,7 @@ class _Project:
     def _release(
         self, held: Marker, digest: bytes | None, new: ProjectState, errors: Sequence[InputError]
     ) -> _Step:
-        lease.drop(self.storage, self.drained)
+        self.answered |= lease.drop(self.storage, self.drained)
         self.drained = {}
         self.held = None
         self.idle = lease.release(self.storage, self._marker_path, held, digest)
@@ -422,15 +432,32 @@ class _Project:
         enqueuers count on that), and so does a refresh with nothing to do (it may be the
         redelivery of a holder that died between the two). A build that took no lease has
         its listing's word for the queue: any intent since was handed to a holder."""
-        lease.drop(self.storage, self.drained)
+        self.answered |= lease.drop(self.storage, self.drained)
         self.drained = {}
+        self.found = errors
         self.pending = lease.queued(self.storage, self.project) if relist else []
         if self.pending:
             return _Step.AGAIN
-        self.report.errors = [*self.queue_errors, *errors]
         if new.exists:
             self.report.projects.add(self.project)
             self.report.files = len(new.served())
+        return self._done()
+
+    def _done(self) -> _Step:
+        """Report the bad input this refresh answers for. Two refreshes may look at one path
+        (an event that handed it over and then found the lease free, and the holder that
+        drained its intent), but one answers for it: the one whose delete removed the intent
+        that carried it, or the one asked about it that never handed it over. A build answers
+        for everything it looked at."""
+        mine = set() if self.handed else set(self.own)
+        for path in self.answered:
+            mine |= self.carried.get(path, frozenset())
+
+        def answers(e: InputError) -> bool:
+            return self.repair or e.path in mine or attested_path(e.path) in mine
+
+        queue = [e for e in self.queue_errors if self.repair or e.path in self.answered]
+        self.report.errors = [*queue, *filter(answers, self.found)]
         return _Step.DONE
 
     def _read(self, path: str) -> bytes | None:
