@@ -375,3 +375,33 @@ def test_a_state_naming_a_file_now_rejected_is_rebuilt(tmp_path: Path) -> None:
     assert len(_page(tmp_path, "proj").packages) == 1
     build(storage)  # the odd object is gone: its record goes, the new file comes
     assert len(_page(tmp_path, "proj").packages) == 2
+
+
+@pytest.mark.parametrize("described", [True, False], ids=["event", "command-line"])
+def test_a_root_page_names_a_new_project_only_once_its_pages_and_sidecar_are_in_place(
+    tmp_path: Path, described: bool
+) -> None:
+    """A client that finds a name in a root page follows it at once (the JSON root to the
+    project's JSON page): the root pages are written meanwhile, but never before."""
+    add_wheel(tmp_path, "old", "1.0")
+    storage = LocalStorage(tmp_path)
+    build(storage)
+    wheel = add_wheel(tmp_path, "fresh", "1.0").relative_to(tmp_path).as_posix()
+    own = [
+        wheel + ".metadata",
+        page_path("fresh", "html"),
+        page_path("fresh", "json"),
+        "browse/fresh/index.html",
+    ]
+    missing: dict[str, list[str]] = {}
+    counting = CountingStorage(storage)
+
+    def before(method: str, path: str) -> None:
+        if method == "put" and path in (ROOT_JSON, ROOT_HTML, "browse/index.html"):
+            missing[path] = [p for p in own if not (tmp_path / p).exists()]
+
+    counting.before = before
+    hint = storage.stat(wheel) if described else None
+    refresh(counting, [wheel], hints={wheel: hint} if hint is not None else None)
+    assert sorted(missing) == sorted([ROOT_JSON, ROOT_HTML, "browse/index.html"])
+    assert missing == dict.fromkeys(missing, [])

@@ -16,6 +16,7 @@ The caller decides "current" (the marker already holds this plan's digest) befor
 from __future__ import annotations
 
 import hashlib
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 
 from pypapo import roots
 from pypapo.layout import sidecar_path
+from pypapo.lease import Marker
 from pypapo.listing import Listing
 from pypapo.model import FileRecord
 from pypapo.plan import SIDECAR_CONTENT_TYPE, Page, Plan, Sidecar
@@ -55,11 +57,14 @@ class _Writer:
     before_write: Callable[[], None]
     wrote: bool = False
     _counting: threading.Lock = field(default_factory=threading.Lock)
-    """Two pages may be written at once (``index.json`` and the browse page)."""
+    """The pages are written at once, and the root pages meanwhile."""
+    _taking: threading.Lock = field(default_factory=threading.Lock)
+    """The first write takes the lease: the others wait for it."""
 
     def touch(self) -> None:
-        self.before_write()
-        self.wrote = True
+        with self._taking:
+            self.before_write()
+            self.wrote = True
 
     def _count(self) -> None:
         with self._counting:
@@ -79,6 +84,22 @@ class _Writer:
         self.touch()
         if self.storage.delete(path):
             self._count()
+
+
+@dataclass
+class _Gate:
+    """Opened once the project's own objects are in place (``go``), or failed to be."""
+
+    go: bool = False
+    _opened: threading.Event = field(default_factory=threading.Event)
+
+    def open(self, *, go: bool) -> None:
+        self.go = go
+        self._opened.set()
+
+    def wait(self) -> bool:
+        self._opened.wait()
+        return self.go
 
 
 @dataclass
@@ -105,6 +126,8 @@ class Publish:
     """The marker did not exist (rather than being busy or unreadable)."""
     holder: str | None = None
     """Who takes the root pages' lease (the project lease's holder)."""
+    root_marker: Marker | None = None
+    """The root pages' lease as read alongside the state's commit (see ``roots.settle``)."""
     listing: Listing | None = None
     """A build's listing of the project's objects, decided from instead of reading each one
     (verify mode, first attempt only: a listing is as old as the build)."""
@@ -151,33 +174,49 @@ class Publish:
         return trusted if stored == expected else None
 
     def _apply(self, writer: _Writer, base: Plan | None) -> None:
+        """The project's own objects, and meanwhile (when the project joins or leaves them)
+        the root pages: their lease is taken and their JSON page read while the project's
+        pages are written, and their first write waits until those are in place."""
         known = self._remove_unwanted(writer, base)
+        if not self.root or (base is not None and base.listed == self.plan.listed):
+            self._own(writer, known)
+            return
+        gate = _Gate()
+        settled = Report()
+        with ThreadPoolExecutor(1) as pool:
+            done = pool.submit(self._roots, writer, settled, gate, verify=base is None)
+            try:
+                self._own(writer, known)
+            finally:
+                gate.open(go=sys.exc_info()[0] is None)
+            done.result()
+        self.report.writes += settled.writes
+        self.report.conflicts += settled.conflicts
+
+    def _own(self, writer: _Writer, known: dict[str, str] | None) -> None:
         for page in self.plan.quarantine:
             self._page(writer, page, known)
         for sidecar in self.plan.sidecars:
             if known is None or known.get(sidecar.path) != sidecar.fingerprint():
                 self._sidecar(writer, sidecar, verify=known is None)
-        self._page(writer, self.plan.html, known)
-        if self.root and (base is None or base.listed != self.plan.listed):
-            project, listed = self.plan.project, self.plan.listed
-            roots.settle(
-                self.storage,
-                lambda names: names | {project} if listed else names - {project},
-                self.report,
-                verify=base is None,
-                before_write=writer.touch,
-                holder=self.holder,
-                hand_over=(project, listed),
-            )
-        if not writer.wrote:  # the first write takes the lease: one at a time
-            self._page(writer, self.plan.json, known)
-            self._page(writer, self.plan.browse, known)
-            return
-        # independent of each other once index.html and the root pages are in place
-        with ThreadPoolExecutor(2) as pool:
-            writes = [pool.submit(self._page, writer, p, known) for p in self.plan.pages()[1:]]
-            for write in writes:
-                write.result()
+        # the three pages are independent of each other once the sidecars are in place
+        with ThreadPoolExecutor(3) as pool:
+            for _ in pool.map(lambda page: self._page(writer, page, known), self.plan.pages()):
+                pass
+
+    def _roots(self, writer: _Writer, report: Report, gate: _Gate, *, verify: bool) -> None:
+        project, listed = self.plan.project, self.plan.listed
+        roots.settle(
+            self.storage,
+            lambda names: names | {project} if listed else names - {project},
+            report,
+            verify=verify,
+            before_write=writer.touch,
+            holder=self.holder,
+            hand_over=(project, listed),
+            ready=gate.wait,
+            marker=self.root_marker,
+        )
 
     def _remove_unwanted(self, writer: _Writer, base: Plan | None) -> dict[str, str] | None:
         """Delete what the plan has no place for; the fingerprints of ``base``'s objects (all
@@ -237,7 +276,7 @@ class Publish:
 
     def _sidecar(self, writer: _Writer, sidecar: Sidecar, *, verify: bool) -> None:
         key = (sidecar.path, sidecar.sha256)
-        if verify and (key in self.in_place or self._sidecar_in_place(sidecar)):
+        if key in self.in_place or (verify and self._sidecar_in_place(sidecar)):
             self.in_place.add(key)
             return
         data = self.sidecars(sidecar.record)

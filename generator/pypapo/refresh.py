@@ -56,11 +56,19 @@ from pypapo.layout import (
 from pypapo.lease import Intent, Marker, hints_for, holder_id, read_marker, read_queue
 from pypapo.listing import Listing
 from pypapo.model import FileRecord, ProjectState
-from pypapo.plan import Plan, marker_path, project_plan, stale_provenance
+from pypapo.plan import (
+    SIDECAR_CONTENT_TYPE,
+    Plan,
+    Sidecar,
+    marker_path,
+    project_plan,
+    stale_provenance,
+)
 from pypapo.publish import LostRaceError, ObjectsMovedError, Publish
 from pypapo.report import Report
+from pypapo.roots import ROOT_LEASE
 from pypapo.state import Loaded, commit, load_state, needs_commit, next_state
-from pypapo.storage import ABSENT, ObjectChangedError, ObjectInfo, Storage
+from pypapo.storage import ABSENT, FILE_CACHE_CONTROL, ObjectChangedError, ObjectInfo, Storage
 
 __all__ = ["Report", "group", "refresh", "update_project"]
 
@@ -254,9 +262,10 @@ class _Project:
         """Commit (under the lease) and publish; ``None`` when done, else the step to take."""
         try:
             self.last = loaded
+            root_marker = None
             if needs_commit(loaded, new, repair=self.repair):
                 self._take(marker)
-                token = commit(self.storage, loaded, new)
+                token, root_marker = self._commit(loaded, new, plan, trusted)
                 if token is None:
                     return _Step.CONFLICT
                 self.last = Loaded(new, token, new.to_json() if new.exists else None)
@@ -280,6 +289,7 @@ class _Project:
                 # a build's listing of the project's objects stands in for reading each of them
                 listing=listing,
                 in_place=self.sidecars_in_place,
+                root_marker=root_marker,
             ).run()
         except LostRaceError:
             return _Step.CONFLICT
@@ -287,6 +297,44 @@ class _Project:
             self.paths |= e.paths  # the state catches up with them on the next attempt
             return _Step.CONFLICT
         return None
+
+    def _commit(
+        self, loaded: Loaded, new: ProjectState, plan: Plan, trusted: Plan
+    ) -> tuple[str | None, Marker | None]:
+        """Commit the state (under the lease) and meanwhile write the sidecars of the files
+        it adds that this run parsed, and read the root pages' lease if the project joins or
+        leaves them: round trips saved on the way to the pages. A sidecar no state names is
+        harmless (a lost commit leaves one, the next publish of its file finds it), and the
+        publish that follows must not write it again."""
+        before = {(r.path, r.generation) for r in loaded.state.records}
+        early = [
+            (sidecar, parsed.sidecar)
+            for sidecar in plan.sidecars
+            if (key := (sidecar.record.path, sidecar.record.generation)) not in before
+            and isinstance(parsed := self.parsed.get(key), Parsed)
+            and (sidecar.path, sidecar.sha256) not in self.sidecars_in_place
+        ]
+        roots = plan.listed != trusted.listed and not self.repair
+        if not early and not roots:
+            return commit(self.storage, loaded, new), None
+
+        def write(item: tuple[Sidecar, bytes]) -> None:
+            sidecar, data = item
+            self.storage.put(
+                sidecar.path,
+                data,
+                content_type=SIDECAR_CONTENT_TYPE,
+                cache_control=FILE_CACHE_CONTROL,
+            )
+
+        with ThreadPoolExecutor(min(len(early), PARALLEL_READS) + 1) as pool:
+            root_lease = pool.submit(read_marker, self.storage, ROOT_LEASE) if roots else None
+            writes = pool.map(write, early)
+            token = commit(self.storage, loaded, new)
+            for _ in writes:
+                self.report.writes += 1
+        self.sidecars_in_place.update((s.path, s.sha256) for s, _ in early)
+        return token, root_lease.result() if root_lease is not None else None
 
     def _load_state(self) -> Loaded:
         """The state, and meanwhile the objects the events described streamed and parsed

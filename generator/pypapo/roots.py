@@ -8,6 +8,7 @@ exists): the caller says which names it wants given the names listed now.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from pypapo import browse, lease, render
@@ -43,14 +44,20 @@ def _stale_html(storage: Storage, names: Names) -> list[tuple[str, bytes | None,
 
 
 def _write_html(storage: Storage, names: Names, report: Report, *, verify: bool) -> None:
-    """The HTML root, then the browse root (never ahead of the machine pages); with
-    ``verify``, only those that differ."""
-    for path, data, content_type in _stale_html(storage, names) if verify else _html_pages(names):
+    """The HTML root and the browse root, at once (both after the JSON page they render);
+    with ``verify``, only those that differ."""
+
+    def write(page: tuple[str, bytes | None, str]) -> None:
+        path, data, content_type = page
         if data is None:
             storage.delete(path)
         else:
             storage.put(path, data, content_type=content_type)
-        report.writes += 1
+
+    pages = _stale_html(storage, names) if verify else list(_html_pages(names))
+    with ThreadPoolExecutor(2) as pool:
+        for _ in pool.map(write, pages):
+            report.writes += 1
 
 
 ROOT_LEASE = INDEX_PREFIX + ".roots"
@@ -83,10 +90,15 @@ class _Roots:
     def blocked(self, marker: Marker) -> bool:
         return lease.blocks(marker, self.holder, lost=self.lost, force=self.force)
 
-    def take(self, marker: Marker) -> bool:
+    def take(self, marker: Marker) -> tuple[bool, Blob | None]:
+        """Take the lease, reading the JSON page meanwhile: a read that lands before the take
+        is as good as one after it, since the page changes only by compare-and-swap and the
+        lease was free when its marker was read (the swap fails if anything came between)."""
         self.before_write()
-        self.held = lease.take(self.storage, ROOT_LEASE, marker, self.holder)
-        return self.held is not None
+        with ThreadPoolExecutor(1) as pool:
+            root = pool.submit(self.storage.get, ROOT_JSON)
+            self.held = lease.take(self.storage, ROOT_LEASE, marker, self.holder)
+            return self.held is not None, root.result()
 
     def release(self) -> bool:
         held, self.held = self.held, None
@@ -130,6 +142,8 @@ def settle(
     holder: str | None = None,
     hand_over: tuple[str, bool] | None = None,
     force: bool = False,
+    ready: Callable[[], bool] = lambda: True,
+    marker: Marker | None = None,
 ) -> None:
     """Make the root pages list ``wanted(listed now)``, under the root pages' lease.
 
@@ -138,7 +152,11 @@ def settle(
     for it. Whoever holds the lease applies every queued decision too, then releases it and
     lists the queue again. The JSON page changes by compare-and-swap; the HTML pages follow it.
     ``verify`` also compares the HTML pages when the JSON needs no change (a repair: an earlier
-    writer may have died between the two). ``before_write`` runs before any write.
+    writer may have died between the two). ``before_write`` runs before any write. ``ready``
+    is asked before the first write to the pages or their queue, and may block: a publisher's
+    own pages go in place meanwhile (a root page names a project only once its pages exist);
+    ``False`` gives up, with the lease given back. ``marker``: the lease's marker as read a
+    moment ago, which the first attempt takes the lease from (a stale one fails the take).
     """
     job = _Roots(storage, report, holder or lease.holder_id(None), before_write, force=force)
     # a repairing publish also finishes what a run of its own left (a build has no such run)
@@ -147,19 +165,24 @@ def settle(
     if not left and hand_over is None and not _needs_writing(storage, wanted, verify=verify):
         return  # no lease taken for nothing: a warm build writes nothing at all
     first = True
+    read = marker
     for _ in attempts("root pages"):
-        marker = lease.read_marker(storage, ROOT_LEASE)
+        marker, read = read or lease.read_marker(storage, ROOT_LEASE), None
         if job.blocked(marker):
-            if hand_over is not None and job.hand_over(*hand_over):
+            if hand_over is not None and (not ready() or job.hand_over(*hand_over)):
                 return
             lease.wait_until_free(storage, ROOT_LEASE, job.blocked)
             continue
-        if not job.take(marker):
+        taken, root = job.take(marker)
+        if not taken:
             report.conflicts += 1
             continue
+        if not ready():
+            job.release()
+            return
         queue = {} if first else job.queued()
         first = False
-        if not _settle_held(storage, wanted, queue, report, verify=verify):
+        if not _settle_held(storage, wanted, root, queue, report, verify=verify):
             job.release()
             report.conflicts += 1
             continue
@@ -184,14 +207,14 @@ def _needs_writing(storage: Storage, wanted: Callable[[Names], Names], *, verify
 def _settle_held(
     storage: Storage,
     wanted: Callable[[Names], Names],
+    root: Blob | None,
     queue: dict[str, tuple[bool, str]],
     report: Report,
     *,
     verify: bool,
 ) -> bool:
-    """Apply ``wanted`` and the queued decisions while holding the lease; ``False`` if the
-    JSON page changed under us (a lapsed lease's holder)."""
-    root = storage.get(ROOT_JSON)
+    """Apply ``wanted`` and the queued decisions to the JSON page as read (``root``) while
+    holding the lease; ``False`` if it changed since (the swap failed)."""
     names, token = _names(root), (root.token if root is not None else ABSENT)
     queued = {p for p, (listed, _) in queue.items() if listed}
     unqueued = {p for p, (listed, _) in queue.items() if not listed}
