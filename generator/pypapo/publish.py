@@ -16,7 +16,6 @@ The caller decides "current" (the marker already holds this plan's digest) befor
 from __future__ import annotations
 
 import hashlib
-import sys
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +28,7 @@ from pypapo.listing import Listing
 from pypapo.model import FileRecord
 from pypapo.plan import SIDECAR_CONTENT_TYPE, Page, Plan, Sidecar
 from pypapo.report import Report
-from pypapo.storage import FILE_CACHE_CONTROL, Storage
+from pypapo.storage import ABSENT, FILE_CACHE_CONTROL, Storage
 
 SidecarSource = Callable[[FileRecord], bytes | None]
 """The sidecar bytes of a record's generation, or ``None`` when that generation is no longer
@@ -37,7 +36,8 @@ the live object (the state must catch up with it first)."""
 
 
 class LostRaceError(Exception):
-    """The lease could not be taken: the marker changed since it was read."""
+    """The lease could not be taken (the marker changed since it was read), or the state's
+    commit lost to another writer's."""
 
 
 class ObjectsMovedError(Exception):
@@ -126,8 +126,10 @@ class Publish:
     """The marker did not exist (rather than being busy or unreadable)."""
     holder: str | None = None
     """Who takes the root pages' lease (the project lease's holder)."""
-    root_marker: Marker | None = None
-    """The root pages' lease as read alongside the state's commit (see ``roots.settle``)."""
+    commit: Callable[[], bool] | None = None
+    """The state's commit, run before anything is written or removed (and meanwhile the root
+    pages' lease is taken, when the project joins or leaves them); ``False``: it lost its
+    race, and so does the publish."""
     listing: Listing | None = None
     """A build's listing of the project's objects, decided from instead of reading each one
     (verify mode, first attempt only: a listing is as old as the build)."""
@@ -139,8 +141,9 @@ class Publish:
     """Sidecars (path, sha256) of the plan the listed marker holds the digest of."""
 
     def run(self) -> bool:
-        """Apply the plan; whether anything was written. Raises ``LostRaceError`` (from
-        ``before_write``) or ``ObjectsMovedError`` (the caller re-reads the state)."""
+        """Commit, then apply the plan; whether anything was written. Raises
+        ``LostRaceError`` (from ``before_write``, or a lost commit) or ``ObjectsMovedError``
+        (the caller re-reads the state)."""
         base = self._base(self.stored)
         self._vouched = self._vouched_sidecars(self.stored)
         writer = _Writer(self.storage, self.report, self.before_write)
@@ -174,26 +177,31 @@ class Publish:
         return trusted if stored == expected else None
 
     def _apply(self, writer: _Writer, base: Plan | None) -> None:
-        """The project's own objects, and meanwhile (when the project joins or leaves them)
-        the root pages: their lease is taken and their JSON page read while the project's
-        pages are written, and their first write waits until those are in place."""
-        known = self._remove_unwanted(writer, base)
+        """The commit and the project's own objects, and meanwhile (when the project joins
+        or leaves them) the root pages: their lease is taken alongside the commit and their
+        JSON page read alongside the project's pages, and their first write waits until
+        those are in place."""
         if not self.root or (base is not None and base.listed == self.plan.listed):
-            self._own(writer, known)
+            self._own(writer, base)
             return
         gate = _Gate()
         settled = Report()
         with ThreadPoolExecutor(1) as pool:
             done = pool.submit(self._roots, writer, settled, gate, verify=base is None)
             try:
-                self._own(writer, known)
-            finally:
-                gate.open(go=sys.exc_info()[0] is None)
+                self._own(writer, base)
+            except BaseException:
+                gate.open(go=False)  # the root pages' lease goes back untouched
+                raise
+            gate.open(go=True)
             done.result()
         self.report.writes += settled.writes
         self.report.conflicts += settled.conflicts
 
-    def _own(self, writer: _Writer, known: dict[str, str] | None) -> None:
+    def _own(self, writer: _Writer, base: Plan | None) -> None:
+        if self.commit is not None and not self.commit():
+            raise LostRaceError
+        known = self._remove_unwanted(writer, base)
         for page in self.plan.quarantine:
             self._page(writer, page, known)
         for sidecar in self.plan.sidecars:
@@ -215,7 +223,8 @@ class Publish:
             holder=self.holder,
             hand_over=(project, listed),
             ready=gate.wait,
-            marker=self.root_marker,
+            # free, the lease is absent: taken create-only without reading it first
+            marker=Marker(None, ABSENT),
         )
 
     def _remove_unwanted(self, writer: _Writer, base: Plan | None) -> dict[str, str] | None:

@@ -66,7 +66,6 @@ from pypapo.plan import (
 )
 from pypapo.publish import LostRaceError, ObjectsMovedError, Publish
 from pypapo.report import Report
-from pypapo.roots import ROOT_LEASE
 from pypapo.state import Loaded, commit, load_state, needs_commit, next_state
 from pypapo.storage import ABSENT, FILE_CACHE_CONTROL, ObjectChangedError, ObjectInfo, Storage
 
@@ -262,14 +261,10 @@ class _Project:
         """Commit (under the lease) and publish; ``None`` when done, else the step to take."""
         try:
             self.last = loaded
-            root_marker = None
+            commit = None
             if needs_commit(loaded, new, repair=self.repair):
                 self._take(marker)
-                token, root_marker = self._commit(loaded, new, plan, trusted)
-                if token is None:
-                    return _Step.CONFLICT
-                self.last = Loaded(new, token, new.to_json() if new.exists else None)
-                self.report.writes += 1
+                commit = partial(self._commit, loaded, new, plan)
             Publish(
                 self.storage,
                 plan,
@@ -289,7 +284,7 @@ class _Project:
                 # a build's listing of the project's objects stands in for reading each of them
                 listing=listing,
                 in_place=self.sidecars_in_place,
-                root_marker=root_marker,
+                commit=commit,
             ).run()
         except LostRaceError:
             return _Step.CONFLICT
@@ -298,14 +293,11 @@ class _Project:
             return _Step.CONFLICT
         return None
 
-    def _commit(
-        self, loaded: Loaded, new: ProjectState, plan: Plan, trusted: Plan
-    ) -> tuple[str | None, Marker | None]:
+    def _commit(self, loaded: Loaded, new: ProjectState, plan: Plan) -> bool:
         """Commit the state (under the lease) and meanwhile write the sidecars of the files
-        it adds that this run parsed, and read the root pages' lease if the project joins or
-        leaves them: round trips saved on the way to the pages. A sidecar no state names is
-        harmless (a lost commit leaves one, the next publish of its file finds it), and the
-        publish that follows must not write it again."""
+        it adds that this run parsed: a round trip less on the way to the pages. A sidecar
+        no state names is harmless (a lost commit leaves one, the next publish of its file
+        finds it), and the publish that follows must not write it again."""
         before = {(r.path, r.generation) for r in loaded.state.records}
         early = [
             (sidecar, parsed.sidecar)
@@ -314,9 +306,8 @@ class _Project:
             and isinstance(parsed := self.parsed.get(key), Parsed)
             and (sidecar.path, sidecar.sha256) not in self.sidecars_in_place
         ]
-        roots = plan.listed != trusted.listed and not self.repair
-        if not early and not roots:
-            return commit(self.storage, loaded, new), None
+        if not early:
+            return self._committed(new, commit(self.storage, loaded, new))
 
         def write(item: tuple[Sidecar, bytes]) -> None:
             sidecar, data = item
@@ -327,14 +318,20 @@ class _Project:
                 cache_control=FILE_CACHE_CONTROL,
             )
 
-        with ThreadPoolExecutor(min(len(early), PARALLEL_READS) + 1) as pool:
-            root_lease = pool.submit(read_marker, self.storage, ROOT_LEASE) if roots else None
+        with ThreadPoolExecutor(min(len(early), PARALLEL_READS)) as pool:
             writes = pool.map(write, early)
             token = commit(self.storage, loaded, new)
             for _ in writes:
                 self.report.writes += 1
         self.sidecars_in_place.update((s.path, s.sha256) for s, _ in early)
-        return token, root_lease.result() if root_lease is not None else None
+        return self._committed(new, token)
+
+    def _committed(self, new: ProjectState, token: str | None) -> bool:
+        if token is None:
+            return False
+        self.last = Loaded(new, token, new.to_json() if new.exists else None)
+        self.report.writes += 1
+        return True
 
     def _load_state(self) -> Loaded:
         """The state, and meanwhile the objects the events described streamed and parsed

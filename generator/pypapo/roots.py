@@ -90,15 +90,10 @@ class _Roots:
     def blocked(self, marker: Marker) -> bool:
         return lease.blocks(marker, self.holder, lost=self.lost, force=self.force)
 
-    def take(self, marker: Marker) -> tuple[bool, Blob | None]:
-        """Take the lease, reading the JSON page meanwhile: a read that lands before the take
-        is as good as one after it, since the page changes only by compare-and-swap and the
-        lease was free when its marker was read (the swap fails if anything came between)."""
+    def take(self, marker: Marker) -> bool:
         self.before_write()
-        with ThreadPoolExecutor(1) as pool:
-            root = pool.submit(self.storage.get, ROOT_JSON)
-            self.held = lease.take(self.storage, ROOT_LEASE, marker, self.holder)
-            return self.held is not None, root.result()
+        self.held = lease.take(self.storage, ROOT_LEASE, marker, self.holder)
+        return self.held is not None
 
     def release(self) -> bool:
         held, self.held = self.held, None
@@ -173,10 +168,10 @@ def settle(
                 return
             lease.wait_until_free(storage, ROOT_LEASE, job.blocked)
             continue
-        taken, root = job.take(marker)
-        if not taken:
+        if not job.take(marker):
             report.conflicts += 1
             continue
+        root = storage.get(ROOT_JSON)  # read before waiting for ``ready``: a round trip less
         if not ready():
             job.release()
             return
@@ -213,8 +208,8 @@ def _settle_held(
     *,
     verify: bool,
 ) -> bool:
-    """Apply ``wanted`` and the queued decisions to the JSON page as read (``root``) while
-    holding the lease; ``False`` if it changed since (the swap failed)."""
+    """Apply ``wanted`` and the queued decisions to the JSON page as read (``root``, under
+    the lease); ``False`` if it changed since (a lapsed lease's holder: the swap failed)."""
     names, token = _names(root), (root.token if root is not None else ABSENT)
     queued = {p for p, (listed, _) in queue.items() if listed}
     unqueued = {p for p, (listed, _) in queue.items() if not listed}
