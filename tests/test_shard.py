@@ -249,7 +249,7 @@ def test_the_ranges_share_the_weight_evenly(count: int) -> None:
 def test_a_folder_lists_a_selection_as_it_filters_the_whole_listing(tmp_path: Path) -> None:
     storage = LocalStorage(tmp_path)
     rng = random.Random(5)
-    paths = set()
+    paths: set[str] = set()
     for name in _names(60, seed=9):
         paths.update(f"pkgs/{b}" for b in _spellings(name, rng)[:3])
         paths.add(f"simple/{canonicalize_name(name)}/index.html")
