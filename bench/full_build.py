@@ -27,6 +27,7 @@ from bench.corpus import Spec
 from bench.delay_proxy import ProxyStats, proxy_process
 from bench.report import Row, Samples
 from bench.servers import gcs_emulator
+from pypapo import shards
 from pypapo.build import build
 from pypapo.cli.build import BUCKET_WORKERS
 from pypapo.layout import is_own_write
@@ -136,18 +137,36 @@ def gcs_builds(ctx: Any, spec: Spec) -> list[Row]:
         warm = [_counted(stats, lambda: build(slow, workers=BUCKET_WORKERS))
                 for _ in range(ctx.runs)]  # fmt: skip
         ctx.log(f"  warm builds: {[(round(m[0], 1), m[1], round(m[3], 1)) for m in warm]}")
-        sharded = {}
+        sharded, listed = {}, {}
         for count in SHARDS:
             _clear(direct)
+            listed[count] = _listed_per_task(direct, count)
             sharded[count] = _counted(stats, partial(_tasks, url, name, count, work))
             if _index(direct) != one:
                 raise RuntimeError(f"{count} shards wrote other objects than one build")
             ctx.log(f"  {count} shard(s): {sharded[count]}")
-    return _rows(files, cold, warm, sharded)
+    return _rows(files, cold, warm, sharded, listed)
+
+
+def _listed_per_task(storage: EmulatorGCSStorage, count: int) -> list[int]:
+    """The objects each task's listing returns from this bucket: what GCS answers to its
+    offsets and matchGlob (the emulator ignores the glob and answers more, which the task's
+    own filter drops)."""
+    paths = [info.path for info in storage.list()]
+    return [
+        sum(any(part.matches(p) for part in shards.selection(i, count)) for p in paths)
+        if count > 1
+        else len(paths)
+        for i in range(count)
+    ]
 
 
 def _rows(
-    files: int, cold: Measured, warm: list[Measured], sharded: dict[int, Measured]
+    files: int,
+    cold: Measured,
+    warm: list[Measured],
+    sharded: dict[int, Measured],
+    listed: dict[int, list[int]],
 ) -> list[Row]:
     where = f"{files:,} files, GCS emulator + {DELAY * 1000:.0f} ms per request"
     rows = [
@@ -172,6 +191,7 @@ def _rows(
             Samples((seconds,), "s"),
             note=f"{requests:,} requests ({requests / files:.2f} per file), at most {in_flight} "
             f"in flight, {cpu:.1f} s of the tasks' CPU; objects identical to one process's "
-            "build; the 2 cores are shared by the tasks, the emulator and the proxy",
+            "build; the 2 cores are shared by the tasks, the emulator and the proxy; objects "
+            f"each task's listing returned: {', '.join(f'{n:,}' for n in listed[count])} objects",
         ))  # fmt: skip
     return rows

@@ -14,11 +14,13 @@ from typing import Any
 
 import pytest
 
+from pypapo import shards
 from pypapo.build import Shard, build, shard_from_env
 from pypapo.errors import UsageError
 from pypapo.layout import ROOT_HTML, ROOT_JSON, is_own_write
+from pypapo.report import Report
 from pypapo.sample import SampleProject, sdist_bytes, wheel_bytes
-from pypapo.storage import FILE_CACHE_CONTROL, Storage
+from pypapo.storage import FILE_CACHE_CONTROL, Part, Storage
 from pypapo.storage.counting import CountingStorage
 from pypapo.storage.emulator import EmulatorGCSStorage
 from tests.support.gcs_emulator import Emulator
@@ -206,3 +208,94 @@ def test_a_listing_carries_each_objects_md5(bucket_storage: EmulatorGCSStorage) 
     bucket_storage.put("a/page.html", b"hello", content_type="text/html")
     [listed] = bucket_storage.list("a/")
     assert listed.checksum == "md5:5d41402abc4b2a76b9719d911017c592"  # md5(b"hello")
+
+
+SPREAD = ["alpha", "Beta_Two", "c", "django-x", "numpy", "py", "PyYAML", "requests", "zz-top"]
+SPREAD += ["0ops", "odoo-addon-a", "s3fs", "a", "a-b"]
+BAD = ["pkgs/-bad-1.0.tar.gz", "pkgs/zz_top-x.whl", "pkgs/a b-1.0.tar.gz", "q/Ñame-1.0.zip"]
+
+
+def _seed_spread(storage: Storage) -> None:
+    """Projects of many initials, in folders and at the top, and file names with no project."""
+    for name in SPREAD:
+        wheel = name.replace("-", "_")
+        for path, data in (
+            (f"pkgs/{wheel}-1.0-py3-none-any.whl", wheel_bytes(SampleProject(name, "1.0"))),
+            (f"{name}-1.1.tar.gz", sdist_bytes(SampleProject(name, "1.1"))),
+        ):
+            storage.put(path, data, content_type="application/octet-stream")
+    for path in BAD:
+        storage.put(path, b"not a distribution", content_type="application/octet-stream")
+
+
+def _shard_reports(storage: Storage, count: int) -> list[Report]:
+    reports: list[Report] = [Report() for _ in range(count)]
+
+    def run(index: int) -> None:
+        reports[index] = build(storage, shard=Shard(index, count))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return reports
+
+
+def _error_paths(report: Report) -> list[str]:
+    return sorted(str(getattr(e, "path", e)) for e in report.errors)
+
+
+@pytest.mark.parametrize("count", [3, 7])
+def test_shards_of_many_initials_write_what_one_build_writes_and_report_once(
+    bucket_storage: EmulatorGCSStorage, count: int
+) -> None:
+    _seed_spread(bucket_storage)
+    one = build(bucket_storage, workers=4)
+    built = _objects(bucket_storage)
+    _clear_index(bucket_storage)
+    reports = _shard_reports(bucket_storage, count)
+    assert _objects(bucket_storage) == built
+    # each bad file name is reported by exactly one task
+    assert sorted(p for r in reports for p in _error_paths(r)) == _error_paths(one)
+    assert len(_error_paths(one)) >= len(BAD) - 1
+
+
+@pytest.mark.parametrize("count", [3, 7])
+def test_each_shard_lists_only_its_own_range(
+    bucket_storage: EmulatorGCSStorage, count: int
+) -> None:
+    """What each task asks for, counted after the adapter's own filter: on GCS the matchGlob
+    and offsets return that much; the emulator ignores matchGlob and returns more."""
+    _seed_spread(bucket_storage)
+    build(bucket_storage, workers=4)
+    everything = [info.path for info in bucket_storage.list()]
+    pages = [p for p in everything if p.startswith("simple/")]
+    listed = []
+    for index in range(count):
+        counting = CountingStorage(bucket_storage)
+        build(counting, shard=Shard(index, count))
+        within = shards.selection(index, count)
+        own = sum(any(part.matches(p) for part in within) for p in everything)
+        own_pages = sum(
+            any(part.matches(p) for part in shards.page_parts(index, count)) for p in pages
+        )
+        assert counting.listed == own + own_pages
+        listed.append(counting.listed)
+    # the tasks' listings split the bucket: together, one listing of it and of simple/
+    assert sum(listed) == len(everything) + len(pages)
+
+
+def test_the_emulator_honours_offsets_and_ignores_match_glob(
+    bucket_storage: EmulatorGCSStorage,
+) -> None:
+    """What the tests of sharded listing can and cannot show on the emulator."""
+    for path in ("a/x", "b/Foo-1.0.tar.gz", "b/zz-1.0.tar.gz", "c/y"):
+        bucket_storage.put(path, b"", content_type="text/plain")
+    client = bucket_storage.bucket.client
+    ranged = client.list_blobs(bucket_storage.bucket, start_offset="b/", end_offset="c/")
+    assert [b.name for b in ranged] == ["b/Foo-1.0.tar.gz", "b/zz-1.0.tar.gz"]
+    globbed = client.list_blobs(bucket_storage.bucket, match_glob="**/[Ff]*")
+    assert len([b.name for b in globbed]) == 4  # a GCS bucket would answer one
+    within = (Part("b/", "c/", frozenset({"f"})),)
+    assert [i.path for i in bucket_storage.list(within=within)] == ["b/Foo-1.0.tar.gz"]

@@ -3,7 +3,6 @@ root pages once. Also the repair of any damage: it converges to the same bytes."
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import signal
 import sys
@@ -15,7 +14,7 @@ from functools import partial
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from pypapo import browse, roots
+from pypapo import browse, roots, shards
 from pypapo.errors import BadDistributionError, UsageError
 from pypapo.layout import (
     BROWSE_PREFIX,
@@ -36,7 +35,7 @@ from pypapo.layout import (
 from pypapo.plan import MARKER_NAME
 from pypapo.refresh import group, in_reserved_prefix, update_project
 from pypapo.report import Report
-from pypapo.storage import ObjectInfo, Storage
+from pypapo.storage import ObjectInfo, Selection, Storage
 
 _PROJECT_FILES = ("index.html", "index.json", STATE_NAME, MARKER_NAME)
 
@@ -44,9 +43,10 @@ _PROJECT_FILES = ("index.html", "index.json", STATE_NAME, MARKER_NAME)
 @dataclass(frozen=True)
 class Shard:
     """This process's share of a build run as ``count`` parallel tasks (a Cloud Run Job's
-    ``CLOUD_RUN_TASK_INDEX`` of ``CLOUD_RUN_TASK_COUNT``): the projects whose normalized
-    name hashes to ``index``. A hash, not name ranges: popular initials do not overload a
-    task, and every task decides alone, from the name, without a plan shared beforehand."""
+    ``CLOUD_RUN_TASK_INDEX`` of ``CLOUD_RUN_TASK_COUNT``): a range of normalized project
+    names (``pypapo.shards``), weighted so that popular initials do not overload a task, and
+    decided by every task alone, without a plan shared beforehand. A range, not a hash: the
+    task lists only its own objects."""
 
     index: int = 0
     count: int = 1
@@ -54,8 +54,15 @@ class Shard:
     def owns(self, project: str) -> bool:
         if self.count == 1:
             return True
-        digest = hashlib.sha256(canonicalize_name(project).encode()).digest()
-        return int.from_bytes(digest[:8], "big") % self.count == self.index
+        return shards.owner(shards.project_key(project), self.count) == self.index
+
+    def selection(self) -> Selection | None:
+        """What the task lists: ``None`` (everything) for a whole build."""
+        return None if self.count == 1 else shards.selection(self.index, self.count)
+
+    def pages(self) -> Selection | None:
+        """The task's folders of pages (``simple/<p>/``, ``browse/<p>/``)."""
+        return None if self.count == 1 else shards.page_parts(self.index, self.count)
 
 
 def shard_from_env(environ: Mapping[str, str]) -> Shard:
@@ -90,7 +97,8 @@ def build(
     metadata). ``public_url`` is where the storage's root is served (provenance links need a
     full URL)."""
     report = Report()
-    objects = {info.path: info for info in storage.list()}
+    # a task lists its own objects only: another task's bad input is not even seen here
+    objects = {info.path: info for info in storage.list(within=shard.selection())}
     orphans = _orphan_sidecars(objects)
     jobs = _jobs(objects, orphans, shard, report)
     pool = executor(workers, processes=processes)
@@ -111,10 +119,11 @@ def build(
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown()
-    # orphans no project can own (a file name without a version) are few: removed here
-    _remove_orphan_sidecars(storage, [p for p in orphans.get(None, ()) if shard.owns(p)], report)
+    # orphans no project can own (a file name without a version) are few: removed here (by
+    # the one task whose listing has them)
+    _remove_orphan_sidecars(storage, orphans.get(None, []), report)
     # listed once: with many tasks, each lost swap would otherwise list simple/ again
-    mine = frozenset(p for p in _projects_with_pages(storage) if shard.owns(p))
+    mine = frozenset(p for p in _projects_with_pages(storage, shard) if shard.owns(p))
     roots.settle(
         storage, partial(_root_names, storage, shard, mine), report, verify=True, force=True
     )
@@ -140,8 +149,6 @@ def _jobs(
     # projects with any state or page left: a project whose files are gone loses its pages
     stale = {canonicalize_name(p) for p in map(_page_project, objects) if p is not None}
     markers = _markers_by_project(objects)
-    if shard.count > 1:
-        report.errors = [e for e in report.errors if shard.owns(_error_owner(e))]
     jobs: list[Job] = []
     owned = {p for p in orphans if p is not None}
     for project in sorted(set(groups) | stale | set(markers) | owned):
@@ -155,11 +162,6 @@ def _jobs(
         listed_markers = sorted(markers.get(project, ()))
         jobs.append((project, paths, known, listed_markers, orphans.get(project, [])))
     return jobs
-
-
-def _error_owner(error: Exception) -> str:
-    """The task that reports a bad input: the one its path hashes to (each is told once)."""
-    return str(getattr(error, "path", error))
 
 
 def _project_files(project: NormalizedName) -> list[str]:
@@ -265,12 +267,12 @@ def _root_names(
     return frozenset(mine | others | since)
 
 
-def _projects_with_pages(storage: Storage) -> frozenset[str]:
-    """Projects with a JSON page: a state may also exist for attestations that wait for
-    their files, which puts no project in the root pages."""
+def _projects_with_pages(storage: Storage, shard: Shard) -> frozenset[str]:
+    """Projects (of this shard's folders) with a JSON page: a state may also exist for
+    attestations that wait for their files, which puts no project in the root pages."""
     suffix = "/index.json"
     return frozenset(
         p[len(INDEX_PREFIX) : -len(suffix)]
-        for p in (i.path for i in storage.list(INDEX_PREFIX))
+        for p in (i.path for i in storage.list(INDEX_PREFIX, within=shard.pages()))
         if p.endswith(suffix) and "/" in p[len(INDEX_PREFIX) :]
     )

@@ -22,7 +22,7 @@ from pypapo.lease import QUEUE_NAME
 from pypapo.model import ProjectState
 from pypapo.plan import MARKER_NAME
 from pypapo.report import Report
-from pypapo.storage import ABSENT, Blob, ObjectInfo, Storage
+from pypapo.storage import ABSENT, Blob, ObjectInfo, Selection, Storage, selected
 
 
 @dataclass(frozen=True, order=True)
@@ -56,14 +56,14 @@ class DryRun:
     def _info(self, path: str, data: bytes) -> ObjectInfo:
         return ObjectInfo(path, len(data), self._token(data), datetime.now(UTC))
 
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+    def list(self, prefix: str = "", *, within: Selection | None = None) -> Iterator[ObjectInfo]:
         with self._lock:
             written = dict(self._written)
-        for info in self.inner.list(prefix):
+        for info in self.inner.list(prefix, within=within):
             if info.path not in written:
                 yield info
         for path, data in sorted(written.items()):
-            if data is not None and path.startswith(prefix):
+            if data is not None and path.startswith(prefix) and selected(within, path):
                 yield self._info(path, data)
 
     def stat(self, path: str) -> ObjectInfo | None:

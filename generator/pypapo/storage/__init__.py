@@ -65,6 +65,59 @@ class ObjectInfo:
     part of equality: an event's description of an object is the same object without one."""
 
 
+KEY_ALPHABET = "-0123456789abcdefghijklmnopqrstuvwxyz"
+"""A basename key's characters, in order: ``-`` stands for any other character."""
+KEY_LENGTH = 3
+
+
+def basename_key(name: str) -> str:
+    """The first ``KEY_LENGTH`` characters of a file name as a project name's key: ASCII letters
+    lowercased, digits kept, anything else (``_``, ``.``, the name's end) ``-``. Every file of
+    a project has the key of the project's normalized name (the version follows a ``-``)."""
+    head = (c.lower() if c.isascii() and c.isalnum() else "-" for c in name[:KEY_LENGTH])
+    return "".join(head).ljust(KEY_LENGTH, "-")
+
+
+@dataclass(frozen=True)
+class Part:
+    """Part of a listing: the objects whose path lies in ``[start, end)`` (``end`` ``None``: no
+    end) and, unless ``initials`` is ``None``, whose basename's key (``basename_key``) starts
+    with one of ``initials``, case-insensitively as the key is. In an initial, ``-`` (not a
+    letter or digit, or the name's end) may only come last: ``a-`` is the project ``a`` and the
+    projects ``a-…``, and ``a-b`` would need a storage to collapse ``a__b`` as names do."""
+
+    start: str = ""
+    end: str | None = None
+    initials: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:
+        for initial in self.initials or ():
+            if len(initial) > KEY_LENGTH or "-" in initial[:-1] or initial.strip(KEY_ALPHABET):
+                raise ValueError(f"not an initial: {initial!r}")
+
+    def matches(self, path: str) -> bool:
+        if path < self.start or (self.end is not None and path >= self.end):
+            return False
+        if self.initials is None:
+            return True
+        key = basename_key(path.rpartition("/")[2])
+        return any(key.startswith(initial) for initial in self.initials)
+
+    def may_hold_below(self, folder: str) -> bool:
+        """Whether any path below ``folder`` (ending in ``/``) can lie in ``[start, end)``."""
+        if self.end is not None and self.end <= folder:
+            return False
+        return self.start <= folder or self.start.startswith(folder)
+
+
+Selection = tuple[Part, ...]
+"""The union of its parts (which may overlap: each object is listed once)."""
+
+
+def selected(within: Selection | None, path: str) -> bool:
+    return within is None or any(part.matches(path) for part in within)
+
+
 @dataclass(frozen=True)
 class Blob:
     """A small object's bytes together with the token a conditional ``put`` can match."""
@@ -81,8 +134,9 @@ class Storage(Protocol):
         """A short human name for messages: a folder path or ``gs://bucket/prefix``."""
         ...
 
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        """Every object whose path starts with ``prefix``, recursively, in any order."""
+    def list(self, prefix: str = "", *, within: Selection | None = None) -> Iterator[ObjectInfo]:
+        """Every object whose path starts with ``prefix``, recursively, in any order; with
+        ``within``, only those of its parts (a sharded build's own objects)."""
         ...
 
     def stat(self, path: str) -> ObjectInfo | None:

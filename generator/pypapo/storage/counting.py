@@ -1,5 +1,6 @@
 """A storage that counts: wraps any ``Storage``, counting each call and the content bytes read
-and written. The tests assert request budgets with it and the benchmark reports them."""
+and written, and the objects listings return. The tests assert request budgets with it and
+the benchmark reports them."""
 
 from __future__ import annotations
 
@@ -8,20 +9,21 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from pypapo.storage import PAGE_CACHE_CONTROL, Blob, ObjectInfo, Storage
+from pypapo.storage import PAGE_CACHE_CONTROL, Blob, ObjectInfo, Selection, Storage
 
 
 class CountingStorage:
     """Delegates to ``inner``. ``calls`` counts each method; ``bytes_read`` is the content that
     came back (``get``, ``stream``, ``read_range``), ``bytes_written`` the content of ``put``
-    and ``upload_file``. ``before(method, path)``, when set, runs before each call (tests use it
-    to force interleavings)."""
+    and ``upload_file``; ``listed`` the objects that listings returned. ``before(method, path)``,
+    when set, runs before each call (tests use it to force interleavings)."""
 
     def __init__(self, inner: Storage) -> None:
         self.inner = inner
         self.calls: Counter[str] = Counter()
         self.bytes_read = 0
         self.bytes_written = 0
+        self.listed = 0
         self.before: Callable[[str, str], None] | None = None
         self._lock = threading.Lock()
 
@@ -42,14 +44,20 @@ class CountingStorage:
     def reset(self) -> None:
         with self._lock:
             self.calls.clear()
-            self.bytes_read = self.bytes_written = 0
+            self.bytes_read = self.bytes_written = self.listed = 0
 
     def describe(self) -> str:
         return self.inner.describe()
 
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+    def list(self, prefix: str = "", *, within: Selection | None = None) -> Iterator[ObjectInfo]:
         self._call("list", prefix)
-        return self.inner.list(prefix)
+        return self._counted(self.inner.list(prefix, within=within))
+
+    def _counted(self, infos: Iterator[ObjectInfo]) -> Iterator[ObjectInfo]:
+        for info in infos:
+            with self._lock:
+                self.listed += 1
+            yield info
 
     def stat(self, path: str) -> ObjectInfo | None:
         self._call("stat", path)

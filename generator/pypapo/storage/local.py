@@ -42,7 +42,9 @@ from pypapo.storage import (
     Blob,
     ObjectChangedError,
     ObjectInfo,
+    Selection,
     StorageError,
+    selected,
 )
 
 CHUNK = 1 << 20
@@ -62,6 +64,10 @@ def _token(data: bytes) -> str:
 
 def _generation(st: os.stat_result) -> str:
     return f"{st.st_mtime_ns}-{st.st_size}-{st.st_ino}"
+
+
+def _may_hold(within: Selection | None, folder: str) -> bool:
+    return within is None or any(part.may_hold_below(folder) for part in within)
 
 
 def _object_info(path: str, st: os.stat_result, yank_reason: str | None) -> ObjectInfo:
@@ -107,12 +113,15 @@ class LocalStorage:
             return None
         return _object_info(path, st, _read_marker(fs + YANK_MARKER_SUFFIX))
 
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+    def list(self, prefix: str = "", *, within: Selection | None = None) -> Iterator[ObjectInfo]:
         # one scandir per directory and one stat per file: yank markers are found in the same
-        # listing instead of being probed for every file
-        yield from self._list_dir(self._root, "", prefix)
+        # listing instead of being probed for every file; ``within`` is applied in the same
+        # walk (a file's name decides before its stat, a folder no part can reach is skipped)
+        yield from self._list_dir(self._root, "", prefix, within)
 
-    def _list_dir(self, directory: str, base: str, prefix: str) -> Iterator[ObjectInfo]:
+    def _list_dir(
+        self, directory: str, base: str, prefix: str, within: Selection | None
+    ) -> Iterator[ObjectInfo]:
         try:
             with os.scandir(directory) as it:
                 entries = sorted(it, key=lambda e: e.name)
@@ -129,10 +138,12 @@ class LocalStorage:
             path = base + entry.name
             if entry.is_dir(follow_symlinks=False):
                 sub = path + "/"
-                if sub.startswith(prefix) or prefix.startswith(sub):
-                    yield from self._list_dir(entry.path, sub, prefix)
+                if (sub.startswith(prefix) or prefix.startswith(sub)) and _may_hold(within, sub):
+                    yield from self._list_dir(entry.path, sub, prefix, within)
                 continue
             if entry.name.startswith(TMP_PREFIX) or not path.startswith(prefix):
+                continue
+            if not selected(within, path):
                 continue
             try:
                 st = entry.stat()
