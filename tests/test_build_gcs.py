@@ -4,6 +4,7 @@ parallel (Cloud Run Jobs tasks) writes the same bytes as one process."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -11,8 +12,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
+from google.auth.credentials import AnonymousCredentials
 
 from pypapo import shards
 from pypapo.build import Shard, build, shard_from_env
@@ -23,6 +26,8 @@ from pypapo.sample import SampleProject, sdist_bytes, wheel_bytes
 from pypapo.storage import FILE_CACHE_CONTROL, Part, Storage
 from pypapo.storage.counting import CountingStorage
 from pypapo.storage.emulator import EmulatorGCSStorage
+from pypapo.storage.gcs import new_client
+from tests.support.fault_proxy import FaultProxy
 from tests.support.gcs_emulator import Emulator
 
 pytestmark = pytest.mark.e2e
@@ -299,3 +304,25 @@ def test_the_emulator_honours_offsets_and_ignores_match_glob(
     assert len([b.name for b in globbed]) == 4  # a GCS bucket would answer one
     within = (Part("b/", "c/", frozenset({"f"})),)
     assert [i.path for i in bucket_storage.list(within=within)] == ["b/Foo-1.0.tar.gz"]
+
+
+def test_a_bucket_that_refuses_the_glob_still_lists_each_shard_its_objects(
+    gcs_emulator: Emulator, bucket_storage: EmulatorGCSStorage
+) -> None:
+    """Whether GCS takes every glob a task sends is not verified here (the emulator ignores
+    them): one it answers 400 costs the glob, not the build."""
+    _seed_spread(bucket_storage)
+    build(bucket_storage, workers=4)
+    built = _objects(bucket_storage)
+    _clear_index(bucket_storage)
+    proxy = FaultProxy(gcs_emulator.url, rate=0.0, refuse=lambda path: "matchGlob=" in path)
+    proxy.start()
+    try:
+        with mock.patch.dict(os.environ, {"STORAGE_EMULATOR_HOST": proxy.url}):
+            client = new_client(project="test", credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
+        refused = EmulatorGCSStorage(client.bucket(bucket_storage.bucket.name))
+        _shard_reports(refused, 3)
+    finally:
+        proxy.stop()
+    assert proxy.injected["400"] > 0
+    assert _objects(bucket_storage) == built

@@ -221,9 +221,25 @@ class GCSStorage:
         for n, part in enumerate(within):
             # the server's answer only narrows what comes back: the part decides here (an
             # emulator ignores matchGlob), and an object of two parts is listed once
-            for info in self._list(prefix, self._part_query(part)):
+            for info in self._list_part(prefix, part):
                 if part.matches(info.path) and not any(p.matches(info.path) for p in within[:n]):
                     yield info
+
+    def _list_part(self, prefix: str, part: Part) -> Iterator[ObjectInfo]:
+        """One part's listing; a glob the server refuses (400, before anything came back) is
+        dropped: it only ever narrows what the part filters again here."""
+        query = self._part_query(part)
+        listed = False
+        try:
+            for info in self._list(prefix, query):
+                listed = True
+                yield info
+        except StorageError as e:
+            refused = isinstance(e.__cause__, exceptions.BadRequest) and "match_glob" in query
+            if listed or not refused:
+                raise
+            query.pop("match_glob")
+            yield from self._list(prefix, query)
 
     def _part_query(self, part: Part) -> dict[str, str]:
         """``startOffset``, ``endOffset`` and ``matchGlob`` for one part of a listing."""
