@@ -4,12 +4,14 @@ right refresh, and the queue's objects are checked like any state someone else c
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
 import pytest
 from packaging.utils import NormalizedName
 
+from pypapo.cli import main
 from pypapo.errors import CorruptStateError
 from pypapo.layout import page_path, state_path
 from pypapo.lease import (
@@ -211,3 +213,21 @@ def test_an_event_that_published_its_bad_file_reports_it_though_a_later_round_ha
     assert arrived
     assert report.handed_off == {"proj"}
     assert _errors_by_path([report]) == ["pkgs/proj-2.0.tar.gz"]
+
+
+def test_a_command_line_says_whose_lease_it_waits_for(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A command line waits for a live holder (an event's publish, another operator's run)
+    rather than handing over; it says so, once, instead of hanging silently."""
+    wheel = add_wheel(tmp_path, "proj", "1.0").relative_to(tmp_path).as_posix()
+    marker = tmp_path / marker_path("proj")
+    marker.parent.mkdir(parents=True)
+    marker.write_bytes(busy_record("someone", time.time() - LEASE_SECONDS + 1.5))  # lapses soon
+    with caplog.at_level(logging.WARNING, logger="pypapo"):
+        assert main(["refresh", str(tmp_path), wheel]) == 0
+    waits = [r.getMessage() for r in caplog.records if "waiting" in r.getMessage()]
+    assert len(waits) == 1
+    assert marker_path("proj") in waits[0]
+    assert "someone" in waits[0]
+    assert len(_listed(tmp_path)) == 1

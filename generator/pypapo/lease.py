@@ -20,12 +20,13 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
+import logging
 import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pypapo.errors import CorruptStateError
 from pypapo.layout import object_name_problem, project_dir
@@ -44,6 +45,7 @@ MAX_INTENT_BYTES = 256 * 1024
 QUEUE_NAME = ".queue/"
 INTENT_CONTENT_TYPE = "application/json"
 _BUSY = b"busy "
+log = logging.getLogger("pypapo.lease")
 
 
 def queue_prefix(project: str) -> str:
@@ -145,12 +147,23 @@ def release(storage: Storage, path: str, held: Marker, digest: bytes | None) -> 
 
 def wait_until_free(storage: Storage, path: str, blocked: Callable[[Marker], bool]) -> Marker:
     """For a caller that cannot hand its work off (a command line, a build): poll until the
-    lease is released or lapses."""
+    lease is released or lapses. Says so once: a command line must not hang in silence."""
     delay = 0.05
+    told = False
     while True:
         marker = read_marker(storage, path)
         if not blocked(marker):
             return marker
+        if not told:
+            told = True
+            until = datetime.fromtimestamp(marker.expires, UTC).strftime("%H:%M:%S UTC")
+            log.warning(
+                "%s: another publisher (%s) holds the lease; waiting until it is done, or "
+                "until %s when the lease lapses",
+                path,
+                marker.holder,
+                until,
+            )
         time.sleep(delay)
         delay = min(1.0, delay * 2)
 
