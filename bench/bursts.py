@@ -151,7 +151,8 @@ def latency(emulator: str, url: str, runs: int) -> tuple[list[float], list[float
 def bursts(ctx: Any) -> list[Row]:
     work = ctx.fresh("bursts")
     measured: dict[tuple[str, int], float] = {}
-    with gcs_emulator(work) as emulator, proxy_process(emulator, DELAY, work) as (url, stats):
+    emulated = gcs_emulator(work, tmpfs=True)
+    with emulated as emulator, proxy_process(emulator, DELAY, work) as (url, stats):
         new_version, new_project = latency(emulator, url, max(5, ctx.runs * 2))
         for n in CONCURRENCY:
             for corpus in (spread, hot, new_projects):

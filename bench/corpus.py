@@ -14,6 +14,7 @@ import errno
 import hashlib
 import json
 import os
+import random
 import shutil
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -29,18 +30,36 @@ KINDS: tuple[str, ...] = ("wheel", "sdist")
 _SHAPES = ("Acme.Widget_{i}", "acme-Tool.{i}x", "Zeta_Lib-{i}", "Data.Frame-Ext_{i}")
 
 
-def project_name(i: int) -> str:
-    """A mixed-case project name with dots, dashes and underscores (each one unique)."""
+_SPREAD_SHAPES = ("{s}.Widget_{i}", "{S}-Tool.{i}x", "{s}_Lib-{i}", "{S}.Frame-Ext_{i}")
+
+
+def project_name(i: int, names: str = "shapes") -> str:
+    """A mixed-case project name with dots, dashes and underscores (each one unique). With
+    ``names="spread"`` its first characters follow the name-prefix frequencies the sharded
+    build's ranges are weighted by (``pypapo.shards``), as a real index's names would: the
+    four shapes alone share four initials, which no name range can split."""
+    if names == "spread":
+        leaf = _spread_leaf(i).rstrip("-")
+        shape = _SPREAD_SHAPES[i % len(_SPREAD_SHAPES)]
+        return shape.format(s=leaf, S=leaf.capitalize(), i=f"{i:06d}")
     return _SHAPES[i % len(_SHAPES)].format(i=f"{i:06d}")
+
+
+def _spread_leaf(i: int) -> str:
+    from pypapo import shards  # noqa: PLC0415 (only spread corpora need the table)
+
+    table = shards.leaves()
+    [leaf] = random.Random(i).choices([k for k, _ in table], weights=[w for _, w in table])
+    return leaf
 
 
 def version(v: int) -> str:
     return f"1.{v}.0"
 
 
-def sample(i: int, v: int) -> SampleProject:
+def sample(i: int, v: int, names: str = "shapes") -> SampleProject:
     return SampleProject(
-        name=project_name(i),
+        name=project_name(i, names),
         version=version(v),
         requires_python=">=3.8",
         summary=f"Benchmark project {i} version {v}",
@@ -55,6 +74,8 @@ class Spec:
     projects: int
     versions: int
     kinds: tuple[str, ...] = KINDS
+    names: str = "shapes"
+    """``shapes`` (four initials) or ``spread`` (initials as a real index has them)."""
 
     @property
     def files(self) -> int:
@@ -88,7 +109,7 @@ def _write_project(args: tuple[Path, Spec, int]) -> list[str]:
     packages, spec, i = args
     lines = []
     for v in range(spec.versions):
-        project = sample(i, v)
+        project = sample(i, v, spec.names)
         for k, kind in enumerate(spec.kinds):
             when = BASE_TIME + _file_index(spec, i, v, k)
             lines.append(json.dumps(write_one(packages, project, kind, when)))

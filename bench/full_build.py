@@ -123,7 +123,8 @@ def gcs_builds(ctx: Any, spec: Spec) -> list[Row]:
     """Cold and warm builds in this process, then sharded cold builds as task processes."""
     corpus = ctx.corpus(spec)
     work = ctx.fresh("gcs-build")
-    with gcs_emulator(work) as emulator, proxy_process(emulator, DELAY, work) as (url, stats):
+    emulated = gcs_emulator(work, tmpfs=True)
+    with emulated as emulator, proxy_process(emulator, DELAY, work) as (url, stats):
         name = f"bench-{uuid.uuid4().hex[:12]}"
         _client(emulator).create_bucket(name)
         direct, slow = _storage(emulator, name), _storage(url, name)

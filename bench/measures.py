@@ -32,7 +32,7 @@ from bench.corpus import (
 )
 from bench.counting import HTTPCounter
 from bench.report import Row, Samples
-from bench.servers import REPO, gcs_emulator, nginx, pypiserver, wrk
+from bench.servers import REPO, gcs_emulator, is_tmpfs, nginx, pypiserver, wrk
 from pypapo.build import build
 from pypapo.refresh import refresh
 from pypapo.storage.counting import CountingStorage
@@ -155,21 +155,13 @@ def cold_wheels(ctx: Context, spec: Spec) -> list[Row]:
     rows = [_cold_wheels_on(ctx, spec, ctx.work / "runs", "disk")]
     shm = Path("/dev/shm")  # noqa: S108 (memory is the point; the folder comes from mkdtemp)
     size = sum(p.stat().st_size for p in ctx.corpus(spec).packages.iterdir())
-    if _is_tmpfs(shm) and shutil.disk_usage(shm).free > 10 * size:
+    if is_tmpfs(shm) and shutil.disk_usage(shm).free > 10 * size:
         memory = Path(tempfile.mkdtemp(prefix="pypapo-bench-", dir=shm))
         try:
             rows.append(_cold_wheels_on(ctx, spec, memory, "tmpfs"))
         finally:
             shutil.rmtree(memory, ignore_errors=True)
     return rows
-
-
-def _is_tmpfs(path: Path) -> bool:
-    try:
-        mounts = Path("/proc/mounts").read_text().splitlines()
-    except OSError:
-        return False
-    return any(m.split()[1:3] == [str(path), "tmpfs"] for m in mounts if len(m.split()) > 2)
 
 
 def _cold_wheels_on(ctx: Context, spec: Spec, base: Path, medium: str) -> Row:

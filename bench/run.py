@@ -135,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.quick and not args.skip_growth_200k:
         growth_specs.append(Spec(projects * 10, 10))
     # 3,000 distributions: the size issue 18 measured the old builds at
-    gcs_build_spec = Spec(20 if args.quick else 150, 10)
+    gcs_build_spec = Spec(20 if args.quick else 150, 10, names="spread")
     wheels_spec = Spec(50 if args.quick else 500, 10, ("wheel",))
     big = (64 << 20) if args.quick else (1 << 30)
     only = set(args.only or MEASURES)

@@ -12,6 +12,7 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -73,17 +74,33 @@ def fake_gcs_binary() -> str:
 
 
 @contextlib.contextmanager
-def gcs_emulator(workdir: Path) -> Iterator[str]:
-    """fake-gcs-server (memory backend) started as the project's notes say; yields its URL."""
+def gcs_emulator(workdir: Path, *, tmpfs: bool = False) -> Iterator[str]:
+    """fake-gcs-server started as the project's notes say; yields its URL. Its memory backend
+    slows down as a bucket fills, so the scale measures (``tmpfs``) use its filesystem
+    backend in ``/dev/shm`` when that is a tmpfs (the memory backend otherwise)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    cmd = [
-        fake_gcs_binary(), "-scheme", "http", "-host", "127.0.0.1", "-port", str(port),
-        "-backend", "memory", "-external-url", url, "-log-level", "warn",
-    ]  # fmt: skip
     workdir.mkdir(parents=True, exist_ok=True)
-    with serve(cmd, url + "/_internal/healthcheck", workdir / "fake-gcs-server.log"):
-        yield url
+    with contextlib.ExitStack() as stack:
+        backend = ["-backend", "memory"]
+        shm = Path("/dev/shm")  # noqa: S108 (memory is the point; the folder is a fresh temp)
+        if tmpfs and is_tmpfs(shm):
+            root = stack.enter_context(tempfile.TemporaryDirectory(prefix="fake-gcs-", dir=shm))
+            backend = ["-backend", "filesystem", "-filesystem-root", root]
+        cmd = [
+            fake_gcs_binary(), "-scheme", "http", "-host", "127.0.0.1", "-port", str(port),
+            *backend, "-external-url", url, "-log-level", "warn",
+        ]  # fmt: skip
+        with serve(cmd, url + "/_internal/healthcheck", workdir / "fake-gcs-server.log"):
+            yield url
+
+
+def is_tmpfs(path: Path) -> bool:
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return False
+    return any(m.split()[1:3] == [str(path), "tmpfs"] for m in mounts if len(m.split()) > 2)
 
 
 _MARKED = {
