@@ -26,6 +26,7 @@ from pypapo.lease import (
 )
 from pypapo.plan import marker_path
 from pypapo.refresh import Report, refresh, update_project
+from pypapo.roots import ROOT_LEASE, ROOT_QUEUE
 from pypapo.storage.counting import CountingStorage
 from pypapo.storage.local import LocalStorage
 from tests.support.tools import add_wheel
@@ -231,3 +232,38 @@ def test_a_command_line_says_whose_lease_it_waits_for(
     assert marker_path("proj") in waits[0]
     assert "someone" in waits[0]
     assert len(_listed(tmp_path)) == 1
+
+
+def test_an_event_never_waits_for_the_root_pages_lease(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A new project's event hands its membership over; if the root lease comes free just
+    then and someone else takes it before the event can, the event hands over again rather
+    than waiting for that holder."""
+    add_wheel(tmp_path, "old", "1.0")
+    storage = LocalStorage(tmp_path)
+    refresh(storage, ["pkgs/old-1.0-py3-none-any.whl"])
+    lease_file = tmp_path / ROOT_LEASE
+    lease_file.write_bytes(busy_record("first", time.time()))
+    wheel = add_wheel(tmp_path, "fresh", "1.0").relative_to(tmp_path).as_posix()
+    reads = []
+
+    def before(method: str, path: str) -> None:
+        if method != "get" or path != ROOT_LEASE:
+            return
+        reads.append(path)
+        if len(reads) == 2:  # the first holder releases as the event hands over
+            lease_file.unlink()
+        elif len(reads) == 3:  # and a second takes the lease before the event reads again
+            lease_file.write_bytes(busy_record("second", time.time() - LEASE_SECONDS + 3))
+
+    counting = CountingStorage(storage)
+    counting.before = before
+    hint = storage.stat(wheel)
+    assert hint is not None
+    with caplog.at_level(logging.WARNING, logger="pypapo"):
+        report = refresh(counting, [wheel], hints={wheel: hint}, event_id="event")
+    assert len(reads) >= 3
+    assert [r.getMessage() for r in caplog.records if "waiting" in r.getMessage()] == []
+    assert report.errors == []
+    assert (tmp_path / ROOT_QUEUE / "fresh").read_bytes() == b"listed\n"  # for "second"

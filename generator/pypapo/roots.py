@@ -164,9 +164,11 @@ def settle(
     for _ in attempts("root pages"):
         marker, read = read or lease.read_marker(storage, ROOT_LEASE), None
         if job.blocked(marker):
-            if hand_over is not None and (not ready() or job.hand_over(*hand_over)):
+            if hand_over is None:
+                lease.wait_until_free(storage, ROOT_LEASE, job.blocked)
+            elif not ready() or job.hand_over(*hand_over):
                 return
-            lease.wait_until_free(storage, ROOT_LEASE, job.blocked)
+            # else the lease came free as we handed over: take it (an event never waits)
             continue
         if not job.take(marker):
             report.conflicts += 1
