@@ -188,6 +188,11 @@ def test_cloud_run_tasks_as_processes_write_what_one_build_writes(
     gcs_emulator: Emulator, bucket_storage: EmulatorGCSStorage, tmp_path: Path
 ) -> None:
     _seed(bucket_storage)
+    wide = SampleProject("wide", "1.0")  # a project whose files are written many at once
+    for n in range(24):
+        tag = f"cp312-cp312-linux_{n}"
+        path = f"pkgs/wide-1.0-{tag}.whl"
+        bucket_storage.put(path, wheel_bytes(wide, tag), content_type="application/octet-stream")
     build(bucket_storage, workers=4)
     one = _objects(bucket_storage)
     _clear_index(bucket_storage)
@@ -200,13 +205,15 @@ def test_cloud_run_tasks_as_processes_write_what_one_build_writes(
             "CLOUD_RUN_TASK_INDEX": str(index),
             "CLOUD_RUN_TASK_COUNT": "3",
         }
-        cmd = [sys.executable, "-m", "pypapo.cli", "build", url]
+        cmd = [sys.executable, "-m", "pypapo.cli", "build", "--workers", "2", url]
         with (tmp_path / f"task{index}.log").open("wb") as log:  # the child keeps its copy
             tasks.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT))
     assert [task.wait(timeout=120) for task in tasks] == [0, 0, 0], [
         (tmp_path / f"task{i}.log").read_text() for i in range(3)
     ]
     assert _objects(bucket_storage) == one
+    for index in range(3):  # a summary line, and no warning (a connection pool too small)
+        assert "WARNING" not in (tmp_path / f"task{index}.log").read_text()
 
 
 def test_a_listing_carries_each_objects_md5(bucket_storage: EmulatorGCSStorage) -> None:

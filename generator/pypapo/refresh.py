@@ -82,7 +82,11 @@ class _Step(enum.Enum):
 
 
 PARALLEL_READS = 8
-"""Distributions one refresh streams at once while it reads the state."""
+"""Distributions one refresh streams at once while it reads the state (sidecars it writes at
+once with the state's commit likewise)."""
+MAX_IN_FLIGHT = PARALLEL_READS + 2
+"""Requests one project's refresh has in flight at most: its streams, the state and the
+marker (a client should keep that many connections per project refreshed at once)."""
 
 MAX_ROUNDS = 10_000
 """Drain rounds one refresh runs at most: a queue refilled faster than it drains for longer

@@ -58,7 +58,11 @@ def run_build(args: argparse.Namespace) -> int:
     local = not args.target.startswith("gs://")
     workers = args.workers if args.workers is not None else cpus() if local else BUCKET_WORKERS
     if hasattr(storage, "allow_connections"):
-        storage.allow_connections(workers)  # one connection per thread, kept open
+        from pypapo.refresh import MAX_IN_FLIGHT
+
+        # connections kept open for every request in flight: beyond them the client opens
+        # (and on GCS handshakes) a connection per request, and warns of each
+        storage.allow_connections(workers * MAX_IN_FLIGHT)
     report = build(
         storage,
         workers=workers,
