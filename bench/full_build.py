@@ -31,6 +31,7 @@ from pypapo import shards
 from pypapo.build import build
 from pypapo.cli.build import BUCKET_WORKERS
 from pypapo.layout import is_own_write
+from pypapo.refresh import MAX_IN_FLIGHT
 from pypapo.storage.emulator import EmulatorGCSStorage
 
 DELAY = 0.030
@@ -53,7 +54,7 @@ def _client(url: str) -> Any:
 
 def _storage(url: str, bucket: str) -> EmulatorGCSStorage:
     storage = EmulatorGCSStorage(_client(url).bucket(bucket))
-    storage.allow_connections(BUCKET_WORKERS)
+    storage.allow_connections(BUCKET_WORKERS * MAX_IN_FLIGHT)  # as `pypapo build gs://…`
     return storage
 
 
