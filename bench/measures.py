@@ -390,8 +390,9 @@ def gcs_ops(ctx: Context) -> list[Row]:
         limit=11,
         target="<= 11 requests",
         note="as the Cloud Function runs it, with the finalized event's description of the "
-        "object (no stat); 8 before the project lease (its take, its release and the queue's "
-        "listing) and the publish marker; `pypapo refresh` without an event: "
+        "object (no stat); 8 before the project lease (its marker's read, take and release and "
+        "the queue's listing, where the state was read again); `pypapo refresh` without an "
+        "event: "
         f"{Samples(tuple(unhinted), 'requests').show()}; "
         f"a brand-new project also rewrites the root pages: {new_project[0]} requests, "
         f"{new_project[1]:,} bytes beyond the file (10 projects in the bucket); "

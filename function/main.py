@@ -6,7 +6,8 @@ Configuration (environment variables):
 - ``PYPAPO_PREFIX``: the index root inside the bucket (default: the bucket root).
 - ``PYPAPO_PUBLIC_URL``: the URL the index root is served at (``https://pypi.example.com/``):
   pages link PEP 740 provenance documents by a full URL, so without it they link none. It
-  must be the one ``pypapo build --public-url`` is given.
+  must be the one ``pypapo build --public-url`` is given. One that is no absolute http(s) URL
+  is reported as an ERROR on every event and ignored.
 - ``PYPAPO_LOG_LEVEL``: DEBUG, INFO (default), WARNING or ERROR.
 - ``PYPAPO_RETRY_TIMEOUT``: seconds one storage call retries transient errors (default 60); past
   it the invocation fails and Eventarc redelivers the event.
@@ -48,6 +49,7 @@ from pypapo.errors import ConflictError, InputError
 from pypapo.events import EventError, ObjectEvent, from_cloudevent, object_hint, object_path
 from pypapo.layout import is_own_write
 from pypapo.refresh import refresh
+from pypapo.render import public_url_problem
 from pypapo.report import Report
 from pypapo.storage import Storage, StorageError
 from pypapo.storage.gcs import GCSStorage
@@ -153,11 +155,22 @@ def _refresh(event: ObjectEvent, fields: dict[str, Any], started: float) -> str:
         storage_for(bucket, prefix),
         [path],
         hints={path: hint} if hint is not None else None,
-        public_url=os.environ.get("PYPAPO_PUBLIC_URL") or None,
+        public_url=_public_url(fields),
         # its redelivery knows its own lease; meeting another's, it hands the path over
         event_id=event.event_id,
     )
     return _log_report(report, path, fields, started)
+
+
+def _public_url(fields: dict[str, Any]) -> str | None:
+    """``PYPAPO_PUBLIC_URL`` when it is a URL pages can link by; else said on every event, and
+    nothing linked (a relative provenance link makes clients reject the whole page)."""
+    url = os.environ.get("PYPAPO_PUBLIC_URL") or None
+    problem = None if url is None else public_url_problem(url)
+    if problem is None:
+        return url
+    log("ERROR", f"PYPAPO_PUBLIC_URL ignored, provenance not linked: {problem}", **fields)
+    return None
 
 
 def _log_bad_input(error: InputError, fields: dict[str, Any], started: float) -> None:

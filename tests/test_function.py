@@ -18,6 +18,7 @@ import pytest
 
 from pypapo.build import build
 from pypapo.errors import ConflictError, CorruptStateError
+from pypapo.report import Report
 from pypapo.sample import SampleProject, sdist_bytes, wheel_bytes
 from pypapo.status import Status, status_document
 from pypapo.storage import FILE_CACHE_CONTROL, YANK_KEY, ObjectChangedError, StorageError
@@ -340,3 +341,27 @@ def test_a_release_of_120_wheels_delivered_32_at_once_is_answered_2xx_every_time
     wipe_index(storage)
     build(storage)
     assert after == snapshot(storage)
+
+
+@pytest.mark.parametrize("url", ["pypi.example.com", "ftp://pypi.example.com/", "https://x/?a=1"])
+def test_a_public_url_that_is_no_url_is_reported_and_links_nothing(
+    main_module: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    """A provenance link must be a full URL (a relative one makes pypi-simple reject the whole
+    page): a misconfigured function says so on every event and links none, as a build
+    without ``--public-url`` would, instead of publishing broken pages."""
+    given: list[object] = []
+
+    def refresh(*_args: Any, **kwargs: Any) -> Report:
+        given.append(kwargs["public_url"])
+        return Report()
+
+    monkeypatch.setenv("PYPAPO_PUBLIC_URL", url)
+    monkeypatch.setattr(main_module, "refresh", refresh)
+    main_module.handle(EVENT, None)
+    assert given == [None]
+    lines = [json.loads(raw) for raw in capsys.readouterr().out.splitlines()]
+    errors = [line for line in lines if line["severity"] == "ERROR"]
+    assert len(errors) == 1
+    assert "PYPAPO_PUBLIC_URL" in errors[0]["message"]
+    assert url in errors[0]["message"]
