@@ -58,9 +58,11 @@ def bootstrap(argv: Sequence[str]) -> int:
         print(f"creating {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True, symlinks=True).create(VENV)
     stamp = VENV / ".bench-installed"
-    wanted = "\n".join(PEERS)
+    # the bucket measures need the gcs extra (the lean install has no Google client)
+    project = f"{REPO}[gcs]"
+    wanted = "\n".join([project, *PEERS])
     if not stamp.exists() or stamp.read_text() != wanted:
-        pip = [str(python), "-m", "pip", "install", "-q", "-e", str(REPO), *PEERS]
+        pip = [str(python), "-m", "pip", "install", "-q", "-e", project, *PEERS]
         subprocess.run(pip, check=True)
         stamp.write_text(wanted)
     if shutil.which("wrk") is None and os.geteuid() == 0:
