@@ -377,9 +377,16 @@ def test_a_state_naming_a_file_now_rejected_is_rebuilt(tmp_path: Path) -> None:
     assert len(_page(tmp_path, "proj").packages) == 2
 
 
+class _Remote(CountingStorage):
+    """A folder taken for a network storage: a refresh sends independent calls at once."""
+
+    waits_on_network = True
+
+
+@pytest.mark.parametrize("remote", [True, False], ids=["at-once", "in-turn"])
 @pytest.mark.parametrize("described", [True, False], ids=["event", "command-line"])
 def test_a_root_page_names_a_new_project_only_once_its_pages_and_sidecar_are_in_place(
-    tmp_path: Path, described: bool
+    tmp_path: Path, described: bool, remote: bool
 ) -> None:
     """A client that finds a name in a root page follows it at once (the JSON root to the
     project's JSON page): the root pages are written meanwhile, but never before."""
@@ -394,7 +401,7 @@ def test_a_root_page_names_a_new_project_only_once_its_pages_and_sidecar_are_in_
         "browse/fresh/index.html",
     ]
     missing: dict[str, list[str]] = {}
-    counting = CountingStorage(storage)
+    counting = _Remote(storage) if remote else CountingStorage(storage)
 
     def before(method: str, path: str) -> None:
         if method == "put" and path in (ROOT_JSON, ROOT_HTML, "browse/index.html"):

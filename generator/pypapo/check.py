@@ -22,7 +22,7 @@ from pypapo.lease import QUEUE_NAME
 from pypapo.model import ProjectState
 from pypapo.plan import MARKER_NAME
 from pypapo.report import Report
-from pypapo.storage import ABSENT, Blob, ObjectInfo, Selection, Storage, selected
+from pypapo.storage import ABSENT, Blob, ObjectInfo, Selection, Storage, selected, waits
 
 
 @dataclass(frozen=True, order=True)
@@ -48,6 +48,10 @@ class DryRun:
 
     def describe(self) -> str:
         return self.inner.describe()
+
+    @property
+    def waits_on_network(self) -> bool:
+        return waits(self.inner)
 
     @staticmethod
     def _token(data: bytes) -> str:

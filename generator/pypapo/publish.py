@@ -28,7 +28,7 @@ from pypapo.listing import Listing
 from pypapo.model import FileRecord
 from pypapo.plan import SIDECAR_CONTENT_TYPE, Page, Plan, Sidecar
 from pypapo.report import Report
-from pypapo.storage import ABSENT, FILE_CACHE_CONTROL, Storage
+from pypapo.storage import ABSENT, FILE_CACHE_CONTROL, Storage, at_once, waits
 
 SidecarSource = Callable[[FileRecord], bytes | None]
 """The sidecar bytes of a record's generation, or ``None`` when that generation is no longer
@@ -184,10 +184,14 @@ class Publish:
         if not self.root or (base is not None and base.listed == self.plan.listed):
             self._own(writer, base)
             return
+        if not waits(self.storage):  # a folder: in turn, in the same order
+            self._own(writer, base)
+            self._roots(writer, self.report, verify=base is None)
+            return
         gate = _Gate()
         settled = Report()
         with ThreadPoolExecutor(1) as pool:
-            done = pool.submit(self._roots, writer, settled, gate, verify=base is None)
+            done = pool.submit(self._roots, writer, settled, gate.wait, verify=base is None)
             try:
                 self._own(writer, base)
             except BaseException:
@@ -208,11 +212,16 @@ class Publish:
             if known is None or known.get(sidecar.path) != sidecar.fingerprint():
                 self._sidecar(writer, sidecar, verify=known is None)
         # the three pages are independent of each other once the sidecars are in place
-        with ThreadPoolExecutor(3) as pool:
-            for _ in pool.map(lambda page: self._page(writer, page, known), self.plan.pages()):
-                pass
+        at_once(self.storage, lambda page: self._page(writer, page, known), self.plan.pages())
 
-    def _roots(self, writer: _Writer, report: Report, gate: _Gate, *, verify: bool) -> None:
+    def _roots(
+        self,
+        writer: _Writer,
+        report: Report,
+        ready: Callable[[], bool] = lambda: True,
+        *,
+        verify: bool,
+    ) -> None:
         project, listed = self.plan.project, self.plan.listed
         roots.settle(
             self.storage,
@@ -222,7 +231,7 @@ class Publish:
             before_write=writer.touch,
             holder=self.holder,
             hand_over=(project, listed),
-            ready=gate.wait,
+            ready=ready,
             # free, the lease is absent: taken create-only without reading it first
             marker=Marker(None, ABSENT),
         )

@@ -67,7 +67,14 @@ from pypapo.plan import (
 from pypapo.publish import LostRaceError, ObjectsMovedError, Publish
 from pypapo.report import Report
 from pypapo.state import Loaded, commit, load_state, needs_commit, next_state
-from pypapo.storage import ABSENT, FILE_CACHE_CONTROL, ObjectChangedError, ObjectInfo, Storage
+from pypapo.storage import (
+    ABSENT,
+    FILE_CACHE_CONTROL,
+    ObjectChangedError,
+    ObjectInfo,
+    Storage,
+    waits,
+)
 
 __all__ = ["Report", "group", "refresh", "update_project"]
 
@@ -310,7 +317,7 @@ class _Project:
             and isinstance(parsed := self.parsed.get(key), Parsed)
             and (sidecar.path, sidecar.sha256) not in self.sidecars_in_place
         ]
-        if not early:
+        if not early or not waits(self.storage):  # a folder: the publish writes them after
             return self._committed(new, commit(self.storage, loaded, new))
 
         def write(item: tuple[Sidecar, bytes]) -> None:

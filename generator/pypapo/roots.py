@@ -8,7 +8,6 @@ exists): the caller says which names it wants given the names listed now.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from pypapo import browse, lease, render
@@ -17,7 +16,7 @@ from pypapo.layout import INDEX_PREFIX, ROOT_HTML, ROOT_JSON, object_name_proble
 from pypapo.lease import QUEUE_NAME, Marker
 from pypapo.pages import parse_root_json
 from pypapo.report import Report
-from pypapo.storage import ABSENT, Blob, Storage
+from pypapo.storage import ABSENT, Blob, Storage, at_once
 
 Names = frozenset[str]
 
@@ -55,9 +54,8 @@ def _write_html(storage: Storage, names: Names, report: Report, *, verify: bool)
             storage.put(path, data, content_type=content_type)
 
     pages = _stale_html(storage, names) if verify else list(_html_pages(names))
-    with ThreadPoolExecutor(2) as pool:
-        for _ in pool.map(write, pages):
-            report.writes += 1
+    at_once(storage, write, pages)
+    report.writes += len(pages)
 
 
 ROOT_LEASE = INDEX_PREFIX + ".roots"

@@ -9,11 +9,12 @@ may be conditioned on a token (compare-and-swap) or on ``ABSENT`` (create-only),
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from pypapo.errors import MissingExtraError, PypapoError
 
@@ -116,6 +117,27 @@ Selection = tuple[Part, ...]
 
 def selected(within: Selection | None, path: str) -> bool:
     return within is None or any(part.matches(path) for part in within)
+
+
+_T = TypeVar("_T")
+
+
+def waits(storage: object) -> bool:
+    """Whether a storage's calls wait on a network, so that independent ones are worth sending
+    at once; a folder's cost CPU, which threads only add to. A storage says so with
+    ``waits_on_network`` (one that does not say is taken to wait)."""
+    return bool(getattr(storage, "waits_on_network", True))
+
+
+def at_once(storage: object, call: Callable[[_T], object], items: Sequence[_T]) -> None:
+    """``call`` on every item: at once on a storage that waits on a network, else in turn."""
+    if len(items) < 2 or not waits(storage):
+        for item in items:
+            call(item)
+        return
+    with ThreadPoolExecutor(len(items)) as pool:
+        for _ in pool.map(call, items):
+            pass
 
 
 @dataclass(frozen=True)

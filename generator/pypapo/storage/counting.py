@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from pypapo.storage import PAGE_CACHE_CONTROL, Blob, ObjectInfo, Selection, Storage
+from pypapo.storage import PAGE_CACHE_CONTROL, Blob, ObjectInfo, Selection, Storage, waits
 
 
 class CountingStorage:
@@ -36,6 +36,10 @@ class CountingStorage:
     def _read(self, nbytes: int) -> None:
         with self._lock:
             self.bytes_read += nbytes
+
+    @property
+    def waits_on_network(self) -> bool:
+        return waits(self.inner)
 
     @property
     def total(self) -> int:

@@ -87,6 +87,9 @@ class LocalStorage:
     calls, and building ``pathlib`` objects for each cost more than the system calls did.
     """
 
+    waits_on_network = False
+    """Independent calls go one after another: threads would only add to their CPU cost."""
+
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).resolve()
         self._root = str(self.root)
