@@ -215,3 +215,33 @@ def test_a_failing_sink_keeps_its_own_error(storage: LocalStorage) -> None:
     with pytest.raises(OSError, match="No space left on device") as caught:
         storage.stream(WHEEL, info.generation, full_disk)
     assert caught.value.filename is None  # the sink's writer names its own file
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    ["simple/p7/.queue/", "simple/p7/.qu", "simple/p7/", "simple/p", "simple/", "sim", "", "x/y/"],
+)
+def test_a_listing_reads_only_the_folders_its_prefix_can_reach(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefix: str
+) -> None:
+    """A refresh lists its project's queue after every release: that must not read the
+    folder of every project (it did, and a refresh grew with the index)."""
+    storage = LocalStorage(tmp_path)
+    for n in range(20):
+        storage.put(f"simple/p{n}/index.html", b"x", content_type="text/html")
+        storage.put(f"simple/p{n}/.queue/i{n}", b"{}", content_type="application/json")
+    storage.put("top.whl", b"w", content_type="application/octet-stream")
+    everything = sorted(info.path for info in storage.list())
+    scanned: list[str] = []
+    real = os.scandir
+
+    def scandir(path: str) -> Any:
+        scanned.append(os.path.relpath(path, tmp_path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    listed = sorted(info.path for info in storage.list(prefix))
+    assert listed == [p for p in everything if p.startswith(prefix)]
+    head = prefix.rpartition("/")[0]
+    assert scanned
+    assert [s for s in scanned if not head or s == head or s.startswith(head + "/")] == scanned

@@ -119,8 +119,14 @@ class LocalStorage:
     def list(self, prefix: str = "", *, within: Selection | None = None) -> Iterator[ObjectInfo]:
         # one scandir per directory and one stat per file: yank markers are found in the same
         # listing instead of being probed for every file; ``within`` is applied in the same
-        # walk (a file's name decides before its stat, a folder no part can reach is skipped)
-        yield from self._list_dir(self._root, "", prefix, within)
+        # walk (a file's name decides before its stat, a folder no part can reach is skipped);
+        # the walk starts in the deepest folder the prefix names (a project's queue is listed
+        # after every release: the folder of every project must not be read for it)
+        head = prefix.rpartition("/")[0]
+        if not head or any(part in ("", ".", "..") for part in head.split("/")):
+            head = ""  # no folder to start in: the walk from the root filters by name
+        start = self._fs(head) if head else self._root
+        yield from self._list_dir(start, head + "/" if head else "", prefix, within)
 
     def _list_dir(
         self, directory: str, base: str, prefix: str, within: Selection | None
