@@ -18,15 +18,17 @@ from collections.abc import Sequence
 
 from pypapo.refresh import refresh
 from pypapo.storage import Storage
-from pypapo.storage.emulator import EmulatorGCSStorage
 from pypapo.storage.local import LocalStorage
 
 
 def _storage(kind: str, args: Sequence[str]) -> Storage:
     if kind == "local":
         return LocalStorage(args[0])
+    # the Google client only for the bucket: a folder's refresh does not pay its imports
     from google.auth.credentials import AnonymousCredentials  # noqa: PLC0415
     from google.cloud import storage  # noqa: PLC0415
+
+    from pypapo.storage.emulator import EmulatorGCSStorage  # noqa: PLC0415
 
     client = storage.Client(
         project="bench",
