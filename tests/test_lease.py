@@ -267,3 +267,32 @@ def test_an_event_never_waits_for_the_root_pages_lease(
     assert [r.getMessage() for r in caplog.records if "waiting" in r.getMessage()] == []
     assert report.errors == []
     assert (tmp_path / ROOT_QUEUE / "fresh").read_bytes() == b"listed\n"  # for "second"
+
+
+def test_a_sidecar_deleted_in_one_drain_round_is_written_again_in_a_later_one(
+    tmp_path: Path,
+) -> None:
+    """One holder drains a delete of a file and then its upload again (same bytes): the
+    sidecar it wrote, then deleted, must not pass as still in place."""
+    wheel = add_wheel(tmp_path, "proj", "1.0")
+    path = wheel.relative_to(tmp_path).as_posix()
+    data = wheel.read_bytes()
+    storage = LocalStorage(tmp_path)
+    counting = CountingStorage(storage)
+
+    def upload_again() -> None:
+        wheel.parent.mkdir(exist_ok=True)  # the folder went with its last file
+        wheel.write_bytes(data)
+
+    steps = [wheel.unlink, upload_again]
+
+    def before(method: str, path_: str) -> None:
+        if method == "list" and path_ == queue_prefix("proj") and steps:
+            steps.pop(0)()  # the file goes (then comes back); its event hands it over
+            enqueue(storage, "proj", Intent({path}), f"event-{len(steps)}")
+
+    counting.before = before
+    refresh(counting, [path], holder="holder")
+    assert not steps
+    assert len(_listed(tmp_path)) == 1
+    assert (tmp_path / (path + ".metadata")).exists()

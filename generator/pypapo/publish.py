@@ -186,7 +186,8 @@ class Publish:
             return
         if not waits(self.storage):  # a folder: in turn, in the same order
             self._own(writer, base)
-            self._roots(writer, self.report, verify=base is None)
+            if not self.moved:
+                self._roots(writer, self.report, verify=base is None)
             return
         gate = _Gate()
         settled = Report()
@@ -197,7 +198,7 @@ class Publish:
             except BaseException:
                 gate.open(go=False)  # the root pages' lease goes back untouched
                 raise
-            gate.open(go=True)
+            gate.open(go=not self.moved)
             done.result()
         self.report.writes += settled.writes
         self.report.conflicts += settled.conflicts
@@ -211,6 +212,8 @@ class Publish:
         for sidecar in self.plan.sidecars:
             if known is None or known.get(sidecar.path) != sidecar.fingerprint():
                 self._sidecar(writer, sidecar, verify=known is None)
+        if self.moved:
+            return  # no page may name a sidecar that is not there: the state catches up first
         # the three pages are independent of each other once the sidecars are in place
         at_once(self.storage, lambda page: self._page(writer, page, known), self.plan.pages())
 
@@ -242,6 +245,7 @@ class Publish:
         marked = {m.path for m in self.plan.quarantine}
         if base is None:
             for path in self.gone:
+                self._forget(sidecar_path(path))
                 self._remove(writer, sidecar_path(path))
             for path in self.stale:
                 if path not in marked:
@@ -250,11 +254,17 @@ class Publish:
         wanted = {s.path for s in self.plan.sidecars}
         for sidecar in base.sidecars:
             if sidecar.path not in wanted:
+                self._forget(sidecar.path)
                 writer.delete(sidecar.path)
         for old in base.quarantine:
             if old.path not in marked:
                 writer.delete(old.path)
         return {e.path: e.fingerprint() for e in base.entries()}
+
+    def _forget(self, path: str) -> None:
+        """A sidecar deleted is no longer in place, whatever an earlier round saw of it."""
+        for key in [key for key in self.in_place if key[0] == path]:
+            self.in_place.discard(key)
 
     def _remove(self, writer: _Writer, path: str) -> None:
         # a path the listing lacks was absent when the build began: nothing to delete

@@ -471,6 +471,7 @@ class _Project:
     ) -> _Step:
         self.answered |= lease.drop(self.storage, self.drained)
         self.drained = {}
+        self.found = errors  # the intents are gone: their paths are ours to report, lease or not
         self.held = None
         self.idle = lease.release(self.storage, self._marker_path, held, digest)
         if self.idle is None:
