@@ -27,6 +27,7 @@ from pypapo.lease import (
 from pypapo.plan import marker_path
 from pypapo.refresh import Report, refresh, update_project
 from pypapo.roots import ROOT_LEASE, ROOT_QUEUE
+from pypapo.storage import YANK_KEY
 from pypapo.storage.counting import CountingStorage
 from pypapo.storage.local import LocalStorage
 from tests.support.tools import add_wheel
@@ -296,3 +297,25 @@ def test_a_sidecar_deleted_in_one_drain_round_is_written_again_in_a_later_one(
     assert not steps
     assert len(_listed(tmp_path)) == 1
     assert (tmp_path / (path + ".metadata")).exists()
+
+
+@pytest.mark.parametrize("holders", [("a", "b"), ("b", "a"), ("c", "d"), ("d", "c")])
+def test_two_handed_over_descriptions_of_one_object_that_disagree_are_not_believed(
+    tmp_path: Path, holders: tuple[str, str]
+) -> None:
+    """A finalized event described the new file before it was yanked, its metadataUpdated
+    event after: both handed over, drained in one round. Whichever comes last, the index
+    must show the object as it is (yanked), not as one description said."""
+    wheel = add_wheel(tmp_path, "proj", "1.0").relative_to(tmp_path).as_posix()
+    storage = LocalStorage(tmp_path)
+    before = storage.stat(wheel)
+    assert before is not None
+    storage.set_metadata(wheel, YANK_KEY, "broken")
+    after = storage.stat(wheel)
+    assert after is not None and after.metadata.get(YANK_KEY) == "broken"
+    for holder, hint in zip(holders, (before, after), strict=True):
+        enqueue(storage, "proj", Intent({wheel}, {wheel: hint}), holder)
+    update_project(storage, NormalizedName("proj"), [], holder="holder")
+    [listed] = _listed(tmp_path)
+    assert isinstance(listed, dict)
+    assert listed["yanked"] == "broken"

@@ -248,6 +248,9 @@ class Taken:
     errors: list[CorruptStateError]
     carried: Mapping[str, frozenset[str]] = field(default_factory=dict)
     """Each intent's own paths: whoever deletes an intent reports what its paths came to."""
+    doubted: frozenset[str] = frozenset()
+    """Paths whose intents describe them differently (an object's finalized event before its
+    metadata changed, its metadataUpdated event after): no description of them is believed."""
 
 
 def read_queue(storage: Storage, paths: Iterable[str]) -> Taken:
@@ -256,6 +259,7 @@ def read_queue(storage: Storage, paths: Iterable[str]) -> Taken:
     merged = Intent(set())
     tokens: dict[str, str] = {}
     carried: dict[str, frozenset[str]] = {}
+    doubted: set[str] = set()
     errors: list[CorruptStateError] = []
     for path in paths:
         if len(merged.paths) >= MAX_ROUND_PATHS:
@@ -271,9 +275,17 @@ def read_queue(storage: Storage, paths: Iterable[str]) -> Taken:
             continue
         carried[path] = frozenset(intent.paths)
         merged.paths |= intent.paths
+        doubted |= disagreeing(merged.hints, intent.hints)
         merged.hints.update(intent.hints)
         merged.verify |= intent.verify
-    return Taken(merged, tokens, errors, carried)
+    for path in doubted:
+        merged.hints.pop(path, None)
+    return Taken(merged, tokens, errors, carried, frozenset(doubted))
+
+
+def disagreeing(known: Mapping[str, ObjectInfo], more: Mapping[str, ObjectInfo]) -> set[str]:
+    """Paths that ``more`` describes otherwise than ``known`` does."""
+    return {path for path, hint in more.items() if known.get(path, hint) != hint}
 
 
 def drop(storage: Storage, tokens: Mapping[str, str]) -> set[str]:

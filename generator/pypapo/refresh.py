@@ -131,6 +131,8 @@ class _Project:
     """The paths of each intent read (by the intent's path)."""
     answered: set[str] = field(default_factory=set)
     """Intents whose delete was ours: we report what their paths came to."""
+    doubted: set[str] = field(default_factory=set)
+    """Paths whose descriptions disagreed: only a stat tells what they are."""
     handed: bool = False
     """Our own paths went into the queue: whoever deletes that intent reports them."""
     found: Sequence[InputError] = ()
@@ -387,7 +389,12 @@ class _Project:
         taken = read_queue(self.storage, self.pending)
         self.pending = []
         self.paths |= taken.intent.paths
+        # two descriptions of one object that disagree: neither is believed, the object is
+        # looked at as it is (a stat) by this refresh from now on
+        self.doubted |= taken.doubted | lease.disagreeing(self.hints, taken.intent.hints)
         self.hints.update(taken.intent.hints)
+        for path in self.doubted:
+            self.hints.pop(path, None)
         self.verify |= taken.intent.verify
         self.drained.update(taken.tokens)
         self.carried.update(taken.carried)

@@ -126,7 +126,9 @@ def next_state(
             records.pop(path, None)
             errors.append(result)
         else:
-            records[path] = result.record
+            # the yank as the object has it now: a parse is remembered per generation, and
+            # a generation's metadata may have changed since it was parsed
+            records[path] = replace(result.record, yanked=yank_reason(info))
     entries = _next_attestations(old, attested, look, attest, errors)
     new = ProjectState.of(old.name, records.values(), status, entries)
     errors += _unmatched(new, attested | paths)
