@@ -311,6 +311,8 @@ class _Project:
         it adds that this run parsed: a round trip less on the way to the pages. A sidecar
         no state names is harmless (a lost commit leaves one, the next publish of its file
         finds it), and the publish that follows must not write it again."""
+        if not waits(self.storage):  # a folder: the publish writes them after, in turn
+            return self._committed(new, commit(self.storage, loaded, new))
         before = {(r.path, r.generation) for r in loaded.state.records}
         early = [
             (sidecar, parsed.sidecar)
@@ -319,7 +321,7 @@ class _Project:
             and isinstance(parsed := self.parsed.get(key), Parsed)
             and (sidecar.path, sidecar.sha256) not in self.sidecars_in_place
         ]
-        if not early or not waits(self.storage):  # a folder: the publish writes them after
+        if not early:
             return self._committed(new, commit(self.storage, loaded, new))
 
         def write(item: tuple[Sidecar, bytes]) -> None:

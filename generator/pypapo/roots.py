@@ -148,8 +148,9 @@ def settle(
     writer may have died between the two). ``before_write`` runs before any write. ``ready``
     is asked before the first write to the pages or their queue, and may block: a publisher's
     own pages go in place meanwhile (a root page names a project only once its pages exist);
-    ``False`` gives up, with the lease given back. ``marker``: the lease's marker as read a
-    moment ago, which the first attempt takes the lease from (a stale one fails the take).
+    ``False`` gives up, with the lease given back. ``marker``: what the first attempt takes
+    the lease from without reading it (``Marker(None, ABSENT)``: free, taken create-only); a
+    wrong guess fails the take, and the next attempt reads the lease.
     """
     job = _Roots(storage, report, holder or lease.holder_id(None), before_write, force=force)
     # a repairing publish also finishes what a run of its own left (a build has no such run)
